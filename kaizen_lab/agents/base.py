@@ -1,0 +1,203 @@
+"""BaseAgent: a signature, a model, a strategy and (optionally) memory, composed — not mixed in."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from .._sync import run_sync
+from ..llm._types import Completion
+from ..llm.client import LLM
+from ..memory.buffer import BufferMemory
+from ..signatures import Signature
+from ..usage import UsageLedger, global_usage
+from .config import AgentConfig
+from .predict import Prediction, predict
+from .result import AgentResult
+from .strategies import SingleShotStrategy, Strategy
+
+__all__ = ["BaseAgent"]
+
+
+class BaseAgent:
+    """Run a signature against a model.
+
+    ``config`` may be any dataclass, pydantic model, dict or object; the fields BaseAgent knows
+    (llm_provider, model, temperature, max_tokens, timeout, retry_attempts, max_turns, provider_config, cache) are
+    read from it by name, and keyword arguments override them. ``arun`` is the implementation; ``run`` works from
+    scripts and from inside a running notebook event loop alike.
+    """
+
+    default_signature: ClassVar[type[Signature] | str | None] = None
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        config: Any = None,
+        signature: type[Signature] | Signature | str | None = None,
+        strategy: Strategy | None = None,
+        memory: BufferMemory | None = None,
+        *,
+        llm: LLM | None = None,
+        agent_id: str | None = None,
+        name: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.config = AgentConfig.from_any(config, **overrides)
+        self.raw_config = config
+        sig = signature if signature is not None else self.default_signature
+        if sig is None:
+            from ..exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a signature: pass signature=MySignature or 'question -> answer'."
+            )
+        self.signature = Signature.coerce(sig)
+        self.strategy = strategy or SingleShotStrategy()
+        self.llm = llm or self._make_llm()
+        if memory is None and self.config.max_turns > 0:
+            memory = BufferMemory(self.config.max_turns)
+        self.memory = memory
+        self.name = name or type(self).__name__
+        self.agent_id = agent_id or f"{self.name}-{uuid.uuid4().hex[:8]}"
+        self.usage = UsageLedger()
+        self.guidelines: list[str] = []
+
+    def _make_llm(self) -> LLM:
+        c = self.config
+        return LLM(
+            c.llm_provider,
+            c.model,
+            temperature=c.temperature,
+            max_tokens=c.max_tokens,
+            timeout=c.timeout,
+            retry_attempts=c.retry_attempts,
+            cache=c.cache,
+            provider_config=c.provider_config,
+        )
+
+    # -- running --------------------------------------------------------------------------------------------------
+    async def arun(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
+        started = time.perf_counter()
+        values = self.signature.validate_inputs(inputs)
+        prediction = await self.strategy.execute(self, values, session_id=session_id)
+        if self.memory is not None and session_id is not None:
+            self.memory.save(session_id, values, prediction.outputs)
+        result = AgentResult(
+            prediction.outputs,
+            completions=prediction.completions,
+            latency=time.perf_counter() - started,
+            signature=self.signature.__name__,
+            session_id=session_id,
+        )
+        if prediction.cycles is not None:
+            result.cycles = prediction.cycles
+        return self.postprocess(result)
+
+    def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
+        return run_sync(self.arun(session_id=session_id, **inputs))
+
+    async def arun_batch(
+        self,
+        items: Iterable[dict[str, Any]],
+        *,
+        concurrency: int = 4,
+        return_exceptions: bool = False,
+        on_result: Callable[[int, AgentResult | BaseException], None] | None = None,
+    ) -> list[AgentResult | BaseException]:
+        """Run many inputs with at most ``concurrency`` in flight; results keep the input order."""
+        import asyncio
+
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(i: int, item: dict[str, Any]) -> AgentResult | BaseException:
+            async with gate:
+                try:
+                    outcome: AgentResult | BaseException = await self.arun(**item)
+                except Exception as e:
+                    if not return_exceptions:
+                        raise
+                    outcome = e
+            if on_result is not None:
+                on_result(i, outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+
+    def run_batch(self, items: Iterable[dict[str, Any]], **kw: Any) -> list[AgentResult | BaseException]:
+        return run_sync(self.arun_batch(items, **kw))
+
+    async def predict(
+        self, inputs: dict[str, Any], *, session_id: str | None = None, context: str | None = None
+    ) -> Prediction:
+        """One structured call with this agent's model, memory and accounting (strategies build on it)."""
+        return await predict(
+            self.llm,
+            self.signature,
+            inputs,
+            history=self._history(session_id),
+            retry_attempts=self.config.retry_attempts,
+            guidelines=self.guidelines,
+            context=context,
+            on_completion=self._account,
+        )
+
+    def postprocess(self, result: AgentResult) -> AgentResult:
+        """Hook for specialised agents to check or enrich a result."""
+        return result
+
+    # -- memory and accounting -----------------------------------------------------------------------------------
+    def _history(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        if self.memory is None or session_id is None:
+            return []
+        return [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+
+    def _account(self, completion: Completion) -> None:
+        self.usage.record(completion, self.agent_id)
+        global_usage().record(completion, self.agent_id)
+
+    def get_history(self, session_id: str) -> list[dict[str, Any]]:
+        """The remembered turns of a session, oldest first."""
+        if self.memory is None:
+            return []
+        return [
+            {"inputs": t.inputs, "outputs": t.outputs, "timestamp": t.timestamp} for t in self.memory.load(session_id)
+        ]
+
+    def clear_memory(self, session_id: str | None = None) -> None:
+        if self.memory is not None:
+            self.memory.clear(session_id)
+
+    # -- description -------------------------------------------------------------------------------------------------
+    def to_a2a_card(self) -> dict[str, Any]:
+        """A Google A2A ``AgentCard``-shaped description, used for capability matching between agents."""
+        sig = self.signature
+        description = self.description or sig.instructions or f"Agent running {sig.__name__}"
+        skill = {
+            "id": f"{self.name}.{sig.__name__}".lower(),
+            "name": sig.__name__,
+            "description": sig.instructions or description,
+            "tags": sorted({*sig.input_fields, *sig.output_fields}),
+            "examples": [],
+            "inputModes": ["application/json", "text/plain"],
+            "outputModes": ["application/json"],
+            "inputSchema": sig.input_model.model_json_schema(),
+            "outputSchema": sig.output_json_schema(),
+        }
+        return {
+            "name": self.name,
+            "description": description,
+            "url": f"local://{self.agent_id}",
+            "version": "0.1.0",
+            "provider": {"organization": "kaizen-lab"},
+            "capabilities": {"streaming": False, "pushNotifications": False, "stateTransitionHistory": False},
+            "defaultInputModes": ["application/json", "text/plain"],
+            "defaultOutputModes": ["application/json"],
+            "skills": [skill],
+            "metadata": {"llm_provider": self.llm.provider_name, "model": self.llm.model},
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(signature={self.signature.describe()!r}, llm={self.llm!r})"

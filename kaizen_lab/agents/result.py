@@ -1,0 +1,108 @@
+"""What an agent run returns: a dict of the signature's outputs that also carries its metadata."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from ..llm._types import Completion, Usage
+
+__all__ = ["AgentResult"]
+
+
+class AgentResult(dict[str, Any]):
+    """``r["answer"]`` for outputs; ``r.usage``, ``r.cost``, ``r.latency``, ``r.provider``, ``r.model``,
+    ``r.cache_hit``, ``r.raw`` (the last raw model text) and ``r.attempts`` for what it took."""
+
+    def __init__(
+        self,
+        outputs: dict[str, Any],
+        *,
+        completions: list[Completion],
+        latency: float,
+        signature: str = "",
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(outputs)
+        self.completions = completions
+        self.latency = latency
+        self.signature = signature
+        self.session_id = session_id
+        self.warnings: list[str] = []
+        self.low_confidence = False
+        self.cycles: list[dict[str, Any]] | None = None  # per-cycle outputs of multi-cycle strategies
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for c in self.completions:
+            total = total + c.usage
+        return total
+
+    @property
+    def cost(self) -> float:
+        return sum(c.cost for c in self.completions)
+
+    @property
+    def provider(self) -> str:
+        return self.completions[-1].provider if self.completions else ""
+
+    @property
+    def model(self) -> str:
+        return self.completions[-1].model if self.completions else ""
+
+    @property
+    def cache_hit(self) -> bool:
+        return bool(self.completions) and all(c.cache_hit for c in self.completions)
+
+    @property
+    def raw(self) -> str:
+        return self.completions[-1].content if self.completions else ""
+
+    @property
+    def attempts(self) -> int:
+        return len(self.completions)
+
+    def metadata(self) -> dict[str, Any]:
+        usage = self.usage
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost": self.cost,
+            "latency": round(self.latency, 4),
+            "cache_hit": self.cache_hit,
+            "attempts": self.attempts,
+        }
+
+    def __repr__(self) -> str:
+        return f"AgentResult({dict.__repr__(self)}, provider={self.provider!r}, model={self.model!r})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{_cell(v)}</td></tr>"
+            for k, v in self.items()
+        )
+        usage = self.usage
+        meta = (
+            f"{html.escape(self.provider)}/{html.escape(self.model)} · {usage.prompt_tokens}+"
+            f"{usage.completion_tokens} tokens · ${self.cost:.6f} · {self.latency:.2f} s"
+            + (" · cached" if self.cache_hit else "")
+            + (f" · {self.attempts} attempts" if self.attempts > 1 else "")
+        )
+        warn = "".join(f"<div style='color:#b45309'>⚠ {html.escape(w)}</div>" for w in self.warnings)
+        return (
+            f"<div class='kaizen-result'><table>{rows}</table>{warn}"
+            f"<div style='color:#6b7280;font-size:smaller'>{meta}</div></div>"
+        )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return "<ol style='margin:0'>" + "".join(f"<li>{_cell(v)}</li>" for v in value) + "</ol>"
+    if isinstance(value, str):
+        return html.escape(value)
+    return html.escape(json.dumps(value, default=str))

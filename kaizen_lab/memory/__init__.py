@@ -1,0 +1,5 @@
+"""Agent memory."""
+
+from .buffer import BufferMemory, Turn
+
+__all__ = ["BufferMemory", "Turn"]
