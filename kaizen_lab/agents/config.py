@@ -57,5 +57,6 @@ def _as_mapping(config: Any) -> dict[str, Any]:
     if hasattr(config, "__dict__"):
         return {k: v for k, v in vars(config).items() if not k.startswith("_")}
     raise ConfigurationError(
-        f"Cannot read an agent configuration from {type(config).__name__}; pass a dataclass, a pydantic model or a dict."
+        f"Cannot read an agent configuration from {type(config).__name__}; "
+        "pass a dataclass, a pydantic model or a dict."
     )
