@@ -17,7 +17,7 @@ import pydantic
 
 from .signatures import Signature
 
-__all__ = ["create_structured_output_config", "extract_json", "validate_outputs"]
+__all__ = ["create_structured_output_config", "extract_json", "strict_schema", "validate_outputs"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -28,10 +28,55 @@ def create_structured_output_config(
 ) -> dict[str, Any]:
     """An OpenAI-style ``response_format`` for the signature's outputs (as in Kaizen)."""
     sig = Signature.coerce(signature)
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": name or sig.__name__, "strict": strict, "schema": sig.output_json_schema()},
-    }
+    schema = sig.output_json_schema()
+    if strict:
+        schema, strict = strict_schema(schema)
+    return {"type": "json_schema", "json_schema": {"name": name or sig.__name__, "strict": strict, "schema": schema}}
+
+
+# Keywords that OpenAI's strict mode (and providers modelled on it) reject. We drop them from what is sent and
+# still enforce them ourselves: every reply is validated by the signature's pydantic model, and re-asked.
+_UNSUPPORTED_STRICT = {
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "default",
+}
+
+
+def strict_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A copy of ``schema`` fit for strict JSON-schema mode, and whether strict mode can hold it at all.
+
+    Free-form maps (``dict[str, int]``) cannot be strict: every object must list its keys. Those schemas are sent
+    non-strict and the reply is validated locally as always.
+    """
+    can_be_strict = True
+
+    def walk(node: Any) -> Any:
+        nonlocal can_be_strict
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items() if k not in _UNSUPPORTED_STRICT}
+        if out.get("type") == "object":
+            if "properties" not in out or isinstance(out.get("additionalProperties"), dict):
+                can_be_strict = False
+            else:
+                out["additionalProperties"] = False
+                out["required"] = list(out["properties"])
+        return out
+
+    return walk(schema), can_be_strict
 
 
 def _balanced_objects(text: str) -> Iterator[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._secrets import redact
 from ..exceptions import ModelRequestsForbidden
+from ..structured import strict_schema
 from ._guard import is_loopback, model_requests_allowed
 from ._litellm import get_litellm, translate_error
 from ._types import Completion, LLMRequest, StructuredMode, ToolCall, Usage
@@ -98,9 +99,10 @@ class LiteLLMProvider(Provider):
         if request.tools:
             kwargs["tools"] = request.tools
         if request.schema is not None and self.structured_mode(model) == "json_schema":
+            schema, strict = strict_schema(request.schema)
             kwargs["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+                "json_schema": {"name": request.schema_name, "schema": schema, "strict": strict},
             }
         return kwargs
 

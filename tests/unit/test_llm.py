@@ -52,15 +52,11 @@ def test_permanent_faults_are_not_retried():
 
 
 def test_retry_after_is_honoured_and_capped():
-    llm = LLM(MockProviderLike(), backoff=0.5, max_backoff=2.0)
+    llm = LLM(FunctionProvider(["ok"]), backoff=0.5, max_backoff=2.0)
     assert llm._delay(0, retry_after=1.5) == 1.5
     assert llm._delay(0, retry_after=100) == 2.0
     assert 0.5 <= llm._delay(0, None) <= 0.625
     assert 1.0 <= llm._delay(1, None) <= 1.25
-
-
-def MockProviderLike():  # noqa: N802 - a tiny factory for readability above
-    return FunctionProvider(["ok"])
 
 
 def test_cache_hits_are_visible_and_skip_the_provider(tmp_path):

@@ -45,3 +45,27 @@ def test_create_structured_output_config_is_openai_shaped():
     assert cfg["type"] == "json_schema"
     assert cfg["json_schema"]["name"] == "qa" and cfg["json_schema"]["strict"] is True
     assert cfg["json_schema"]["schema"]["required"] == ["answer", "confidence", "reasoning"]
+
+
+def test_strict_schema_drops_unsupported_keywords_but_keeps_shape():
+    from kaizen_lab import ChainOfThoughtSignature
+    from kaizen_lab.structured import strict_schema
+
+    schema, strict = strict_schema(ChainOfThoughtSignature.output_json_schema())
+    assert strict is True
+    steps = schema["properties"]["reasoning_steps"]
+    assert "maxItems" not in steps and "maxLength" not in steps["items"]
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["reasoning_steps", "final_answer", "confidence"]
+    # the constraint is still enforced locally
+    too_many = '{"reasoning_steps": ["a","b","c","d","e","f","g"], "final_answer": "x", "confidence": 1}'
+    with pytest.raises(ValueError, match="reasoning_steps"):
+        validate_outputs(ChainOfThoughtSignature, too_many)
+
+
+def test_free_form_maps_cannot_be_strict():
+    from kaizen_lab.structured import strict_schema
+
+    _, strict = strict_schema(Signature.parse("q -> counts: dict[str, int]").output_json_schema())
+    assert strict is False
+    assert create_structured_output_config("q -> counts: dict[str, int]")["json_schema"]["strict"] is False
