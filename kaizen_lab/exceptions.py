@@ -61,7 +61,7 @@ class ProviderError(KaizenError):
 
     def __str__(self) -> str:
         where = f"{self.provider}/{self.model}" if self.model else self.provider
-        status = f" (HTTP {self.status})" if self.status else ""
+        status = f" (status {self.status})" if self.status else ""
         return f"[{where}{status}] {self.args[0]}"
 
 

@@ -248,7 +248,17 @@ class Signature(metaclass=_SignatureMeta):
 
 
 def _type_name(tp: Any) -> str:
-    if isinstance(tp, type) and not typing.get_args(tp):
+    """Readable type names for prompts and reprs: ``list[str]``, ``Literal['a', 'b']``, constraints left out."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is Literal:
+        return f"Literal[{', '.join(map(repr, args))}]"
+    if origin is typing.Union or type(tp).__name__ == "UnionType":
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    if isinstance(tp, type):
         return tp.__name__
     return repr(tp).replace("typing.", "")
 

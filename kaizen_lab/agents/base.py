@@ -83,18 +83,19 @@ class BaseAgent:
         started = time.perf_counter()
         values = self.signature.validate_inputs(inputs)
         prediction = await self.strategy.execute(self, values, session_id=session_id)
-        if self.memory is not None and session_id is not None:
-            self.memory.save(session_id, values, prediction.outputs)
         result = AgentResult(
             prediction.outputs,
             completions=prediction.completions,
             latency=time.perf_counter() - started,
             signature=self.signature.__name__,
             session_id=session_id,
+            messages=prediction.messages,
         )
-        if prediction.cycles is not None:
-            result.cycles = prediction.cycles
-        return self.postprocess(result)
+        result.cycles = prediction.cycles
+        result = self.postprocess(result)
+        if self.memory is not None and session_id is not None:
+            self.memory.save(session_id, values, dict(result))  # what the user saw, after postprocessing
+        return result
 
     def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
         return run_sync(self.arun(session_id=session_id, **inputs))

@@ -39,23 +39,24 @@ async def predict(
     messages = build_messages(sig, inputs, mode=mode, history=history, guidelines=guidelines, context=context)
     schema = sig.output_json_schema()
     completions: list[Completion] = []
-    problem = ""
+    problem, cut_off = "", False
+    base = messages
     for _ in range(retry_attempts + 1):
-        completion = await llm.acomplete(list(messages), schema=schema, schema_name=sig.__name__)
+        request = llm.request(list(messages), schema=schema, schema_name=sig.__name__)
+        if problem and cut_off:
+            request.repetition_penalty = 1.15
+        completion = await llm.acomplete(request)
         completions.append(completion)
         if on_completion is not None:
             on_completion(completion)
         try:
             return Prediction(validate_outputs(sig, completion.content), completions, messages)
         except ValueError as e:
-            problem = str(e)
-            if completion.finish_reason == "length":
-                problem += " (the reply was cut off at max_tokens; raise max_tokens)"
-        messages = [
-            *messages,
-            {"role": "assistant", "content": completion.content},
-            repair_message(problem, sig),
-        ]
+            cut_off = completion.finish_reason == "length"
+            problem = _cut_off_problem(llm) if cut_off else str(e)
+        # A reply cut off at max_tokens is not shown back: it would only make the next prompt longer.
+        shown = [] if cut_off else [{"role": "assistant", "content": completion.content}]
+        messages = [*base, *shown, repair_message(problem, sig)]
     raise OutputParseError(
         f"{llm.provider_name}/{llm.model} did not produce valid {sig.__name__} outputs after "
         f"{len(completions)} attempt(s): {problem}. Raise retry_attempts, use a stronger model, or simplify the "
@@ -64,3 +65,8 @@ async def predict(
         expected_fields=list(sig.output_fields),
         attempts=len(completions),
     )
+
+
+def _cut_off_problem(llm: LLM) -> str:
+    limit = f"max_tokens={llm.max_tokens}" if llm.max_tokens else "the token limit"
+    return f"the reply was cut off at {limit} before the JSON object was complete; keep every field short"

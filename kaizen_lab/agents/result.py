@@ -6,14 +6,14 @@ import html
 import json
 from typing import Any
 
-from ..llm._types import Completion, Usage
+from ..llm._types import Completion, Message, Usage
 
 __all__ = ["AgentResult"]
 
 
 class AgentResult(dict[str, Any]):
     """``r["answer"]`` for outputs; ``r.usage``, ``r.cost``, ``r.latency``, ``r.provider``, ``r.model``,
-    ``r.cache_hit``, ``r.raw`` (the last raw model text) and ``r.attempts`` for what it took."""
+    ``r.cache_hit``, ``r.raw`` (the last raw model text), ``r.messages`` (the prompt sent) and ``r.attempts``."""
 
     def __init__(
         self,
@@ -23,12 +23,14 @@ class AgentResult(dict[str, Any]):
         latency: float,
         signature: str = "",
         session_id: str | None = None,
+        messages: list[Message] | None = None,
     ) -> None:
         super().__init__(outputs)
         self.completions = completions
         self.latency = latency
         self.signature = signature
         self.session_id = session_id
+        self.messages = messages or []  # the prompt of the (last) call, as sent
         self.warnings: list[str] = []
         self.low_confidence = False
         self.cycles: list[dict[str, Any]] | None = None  # per-cycle outputs of multi-cycle strategies

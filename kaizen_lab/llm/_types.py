@@ -41,6 +41,9 @@ class LLMRequest:
     schema_name: str = "output"
     tools: list[dict[str, Any]] | None = None
     timeout: float | None = None
+    # Discourage loops ("1.1.1.1..."); used on a re-ask after a reply ran out of tokens. Providers without such a
+    # knob ignore it (only the embedded llama.cpp model applies it).
+    repetition_penalty: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_payload(self) -> dict[str, Any]:
@@ -51,6 +54,7 @@ class LLMRequest:
             "max_tokens": self.max_tokens,
             "schema": self.schema,
             "tools": self.tools,
+            "repetition_penalty": self.repetition_penalty,
             "extra": self.extra,
         }
 

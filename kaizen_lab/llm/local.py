@@ -13,6 +13,7 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,29 @@ def load_server(path: Path, n_ctx: int = 4096, threads: int | None = None) -> An
         return _server(str(path), n_ctx, threads)
 
 
+class _StreamState:
+    """What the streamed chunks have said so far."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.usage: dict[str, int] = {}
+        self.finish_reason: str | None = None
+        self.stopped: str | None = None
+        self.error: Any = None
+
+    def take(self, chunk: dict[str, Any], on_text: Callable[[str], None] | None) -> None:
+        if "error" in chunk:
+            self.error = chunk["error"]
+        for choice in chunk.get("choices") or ():
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                self.parts.append(text)
+                if on_text is not None:
+                    on_text(text)
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        self.usage = chunk.get("usage") or self.usage
+
+
 class LocalProvider(Provider):
     """In-process llama.cpp with JSON-schema-constrained decoding."""
 
@@ -101,8 +125,13 @@ class LocalProvider(Provider):
             "messages": request.messages,
             "temperature": request.temperature,
             "max_tokens": request.max_tokens or 512,
+            # Reusing the KV cache of the previous prompt changes the numerics, so the same question answered
+            # after different earlier calls came out differently; recomputing the prompt keeps runs reproducible.
+            "cache_prompt": False,
             **request.extra,
         }
+        if request.repetition_penalty is not None:
+            body["repeat_penalty"] = request.repetition_penalty
         if request.schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -110,28 +139,58 @@ class LocalProvider(Provider):
             }
         return body
 
-    def complete_blocking(self, request: LLMRequest, model: str) -> Completion:
+    def complete_blocking(
+        self,
+        request: LLMRequest,
+        model: str,
+        cancel: threading.Event | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
+        """Decode, streaming internally so that a timeout or a cancel stops llama.cpp at the next token."""
         server = load_server(self.model_path, self.n_ctx)
         started = time.perf_counter()
-        reply = server.handle_chat_completions(self._body(request))
+        deadline = started + request.timeout if request.timeout else None
+        state = _StreamState()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            state.take(chunk, on_text)
+            if cancel is not None and cancel.is_set():
+                state.stopped = "cancelled"
+            elif deadline is not None and time.perf_counter() > deadline:
+                state.stopped = "timeout"
+            return state.stopped is not None or state.error is not None  # True stops the decoding
+
+        body = {**self._body(request), "stream": True, "stream_options": {"include_usage": True}}
+        server.handle_chat_completions(body, on_chunk)
         latency = time.perf_counter() - started
-        if not isinstance(reply, dict) or "choices" not in reply:
-            message = reply.get("error", reply) if isinstance(reply, dict) else reply
-            raise ProviderError(f"llama.cpp returned an error: {message}", provider=self.name, model=model)
-        choice = reply["choices"][0]
-        usage = reply.get("usage", {})
+        if state.error is not None:
+            raise ProviderError(f"llama.cpp returned an error: {state.error}", provider=self.name, model=model)
+        if state.stopped == "timeout":
+            raise ProviderError(
+                f"the local model did not finish within timeout={request.timeout} s; raise the timeout or lower "
+                "max_tokens",
+                provider=self.name,
+                model=model,
+                status=408,
+            )
         return Completion(
-            content=choice["message"].get("content") or "",
+            content="".join(state.parts),
             provider=self.name,
             model=model,
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            usage=Usage(state.usage.get("prompt_tokens", 0), state.usage.get("completion_tokens", len(state.parts))),
             latency=latency,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=state.finish_reason,
         )
 
     async def acomplete(self, request: LLMRequest, model: str) -> Completion:
-        # llama.cpp blocks while it decodes; a worker thread keeps the event loop (and the notebook) responsive.
-        return await asyncio.to_thread(self.complete_blocking, request, model)
+        # llama.cpp blocks while it decodes; a worker thread keeps the event loop (and the notebook) responsive,
+        # and a cancelled await (Ctrl+C, a task cancelled) stops the decoding instead of leaving it running.
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(self.complete_blocking, request, model, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
     def describe(self) -> str:
         return f"local ({self.model_path.name}, llama.cpp in-process)"

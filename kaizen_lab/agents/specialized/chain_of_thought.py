@@ -14,7 +14,9 @@ from ..result import AgentResult
 __all__ = ["ChainOfThoughtAgent", "ChainOfThoughtConfig", "ChainOfThoughtSignature"]
 
 
-Step = Annotated[str, pydantic.StringConstraints(max_length=200)]  # bounds each step, also in the grammar
+# Bounds each step, also in the local model's grammar: a small model that starts looping ("1.1.1.1...") is
+# stopped after a few hundred characters instead of running to max_tokens.
+Step = Annotated[str, pydantic.StringConstraints(max_length=160)]
 
 
 class ChainOfThoughtSignature(Signature):
@@ -22,8 +24,8 @@ class ChainOfThoughtSignature(Signature):
 
     question: str = InputField(desc="The problem or question to solve")
     context: str = InputField(desc="Additional context if available", default="")
-    reasoning_steps: list[Step] = OutputField(desc="Short reasoning steps, in order", min_length=1, max_length=6)
-    final_answer: str = OutputField(desc="The final answer")
+    reasoning_steps: list[Step] = OutputField(desc="Short reasoning steps, in order", min_length=1, max_length=5)
+    final_answer: str = OutputField(desc="The final answer", max_length=300)
     confidence: float = OutputField(desc="Confidence score 0.0-1.0")
 
 
@@ -32,7 +34,7 @@ class ChainOfThoughtConfig:
     llm_provider: str | None = None
     model: str | None = None
     temperature: float = 0.0
-    max_tokens: int | None = 600
+    max_tokens: int | None = 400
     timeout: float | None = 90.0
     retry_attempts: int = 3
     max_turns: int = 0

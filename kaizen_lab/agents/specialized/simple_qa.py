@@ -17,9 +17,9 @@ class QASignature(Signature):
 
     question: str = InputField(desc="The question to answer")
     context: str = InputField(desc="Additional context if available", default="")
-    answer: str = OutputField(desc="Clear, accurate answer")
+    answer: str = OutputField(desc="Clear, accurate answer", max_length=600)
     confidence: float = OutputField(desc="Confidence score 0.0-1.0")
-    reasoning: str = OutputField(desc="Brief reasoning for the answer")
+    reasoning: str = OutputField(desc="Brief reasoning for the answer", max_length=400)
 
 
 @dataclass
