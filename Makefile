@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
 	touch $@
 
 test: install lint
-	KAIZEN_ALLOW_MODEL_REQUESTS=0 $(PY) -m pytest tests notebooks $(NBVAL)
+	# Offline and reproducible even where a developer has API keys set or an Ollama running.
+	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local $(PY) -m pytest tests notebooks $(NBVAL)
 
 lint: install
 	$(PY) -m ruff check .
