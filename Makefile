@@ -54,4 +54,4 @@ bench:
 	.venv-bench/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench build .pytest_cache .ruff_cache

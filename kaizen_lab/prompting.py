@@ -33,7 +33,7 @@ def system_prompt(sig: type[Signature], mode: StructuredMode, guidelines: list[s
     keys = ", ".join(f'"{k}"' for k in sig.output_fields)
     fmt = f"Reply with one JSON object with the keys {keys}."
     if mode == "prompt":
-        schema = json.dumps(sig.output_json_schema(), separators=(",", ":"))
+        schema = json.dumps(sig.output_schema, separators=(",", ":"))
         fmt += f" It must match this JSON schema: {schema}. Reply with the JSON only, no prose."
     parts.append(fmt)
     return "\n\n".join(parts)

