@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from ._signature_parser import SAFE_TYPES, parse_signature_string, resolve_type_string
+from ._signature_parser import SAFE_TYPES, parse_signature_string
 from .exceptions import ConfigurationError
 
 __all__ = ["FieldSpec", "InputField", "OutputField", "Signature"]
@@ -69,24 +69,30 @@ def OutputField(
     return _field("output", desc, description, default, **constraints)
 
 
-def _resolve_annotations(cls: type) -> dict[str, Any]:
-    """Resolve annotations, including string ones from ``from __future__ import annotations``."""
+def _resolve_annotations(cls: type, localns: dict[str, Any] | None) -> dict[str, Any]:
+    """Resolve annotations, including strings from ``from __future__ import annotations``.
+
+    ``localns`` is the namespace where the class statement ran, so types defined inside a function resolve too.
+    """
     raw = cls.__dict__.get("__annotations__", {})
     try:
-        return typing.get_type_hints(cls, include_extras=True)
+        return typing.get_type_hints(cls, localns=localns, include_extras=True)
     except Exception:
         pass
     module = sys.modules.get(cls.__module__)
-    namespace = {**SAFE_TYPES, **(vars(module) if module else {})}
+    namespace = {**SAFE_TYPES, **(vars(module) if module else {}), **(localns or {})}
     hints: dict[str, Any] = {}
     for name, ann in raw.items():
         if not isinstance(ann, str):
             hints[name] = ann
             continue
         try:
-            hints[name] = eval(ann, namespace)
-        except Exception:
-            hints[name] = resolve_type_string(ann, where=f"{cls.__name__}.{name}")
+            hints[name] = eval(ann, namespace)  # the annotation is the user's own code, in their own namespace
+        except Exception as e:
+            raise ConfigurationError(
+                f"{cls.__name__}.{name}: cannot resolve the type {ann!r} ({e}); define or import it where the "
+                "signature is defined."
+            ) from e
     return hints
 
 
@@ -110,7 +116,9 @@ class _SignatureMeta(type):
         if ns.get("__module__") == __name__ and name == "Signature":
             cls._build({})
             return cls
-        cls._build(_collect_fields(cls))
+        caller = sys._getframe(1)  # where the class statement runs (pydantic resolves forward refs the same way)
+        localns = caller.f_locals if caller.f_locals is not caller.f_globals else None
+        cls._build(_collect_fields(cls, localns))
         return cls
 
     # The pydantic models are built on first use: creating them costs ~5 ms per signature, which would
@@ -134,7 +142,13 @@ class _SignatureMeta(type):
         pydantic rebuilds a schema in ~0.3 ms, which was most of the framework's cost per call.
         """
         if "_output_schema" not in cls.__dict__:
-            schema = cls.output_model.model_json_schema()
+            try:
+                schema = cls.output_model.model_json_schema()
+            except pydantic.PydanticUserError as e:
+                raise ConfigurationError(
+                    f"{cls.__name__}'s outputs cannot be described as JSON schema ({e}); use JSON types for output "
+                    "fields: str, int, float, bool, list, dict, Literal, or a pydantic model."
+                ) from e
             schema["required"] = list(cls.output_fields)
             schema["additionalProperties"] = False
             cls._output_schema = schema
@@ -146,11 +160,11 @@ class _SignatureMeta(type):
         return f"<Signature {cls.__name__}: {cls.describe()}>"
 
 
-def _collect_fields(cls: type) -> dict[str, FieldSpec]:
+def _collect_fields(cls: type, localns: dict[str, Any] | None = None) -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
     for base in reversed(cls.__mro__[1:]):
         specs.update(getattr(base, "fields", {}) or {})
-    hints = _resolve_annotations(cls)
+    hints = _resolve_annotations(cls, localns)
     for name in cls.__dict__.get("__annotations__", {}):
         if name.startswith("_") or typing.get_origin(hints.get(name)) is ClassVar:
             continue

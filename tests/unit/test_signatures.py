@@ -142,3 +142,44 @@ def test_arbitrary_text_either_parses_or_raises_configuration_error(text):
     except ConfigurationError:
         return
     assert sig.output_fields
+
+
+def test_output_types_that_are_not_json_are_a_clear_error():
+    class Blob:
+        pass
+
+    class Weird(Signature):
+        q: str = InputField()
+        blob: Blob = OutputField()
+
+    with pytest.raises(ConfigurationError, match="cannot be described as JSON schema"):
+        Weird.output_json_schema()
+
+
+def test_pydantic_models_work_as_output_types():
+    import pydantic
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    class Extract(Signature):
+        """Extract the person."""
+
+        text: str = InputField()
+        person: Person = OutputField(desc="Who is mentioned")
+
+    schema = Extract.output_json_schema()
+    assert "Person" in schema["$defs"]
+    from kaizen_lab.structured import validate_outputs
+
+    out = validate_outputs(Extract, '{"person": {"name": "Ada", "age": "36"}}')
+    assert out == {"person": {"name": "Ada", "age": 36}}
+
+
+def test_unresolvable_annotation_names_the_field_and_the_fix():
+    with pytest.raises(ConfigurationError, match=r"Broken\.out: cannot resolve the type 'Undefined'"):
+
+        class Broken(Signature):
+            q: str = InputField()
+            out: Undefined = OutputField()  # noqa: F821 - the point of the test
