@@ -32,6 +32,7 @@ SAFE_TYPES: dict[str, Any] = {
 }
 _GENERICS = {"list", "dict", "tuple", "Literal", "Optional", "Union", "List", "Dict", "Tuple"}
 _TYPE_HELP = "str, int, float, bool, list[str], dict, dict[str, int], Literal['a', 'b'], Optional[int]"
+Kind = Literal["input", "output"]
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -89,7 +90,8 @@ def parse_signature_string(text: str) -> list[ParsedField]:
             "e.g. 'question, context -> answer, confidence: float'."
         )
     fields: list[ParsedField] = []
-    for (col, side), kind in zip(sides, ("input", "output"), strict=True):
+    kinds: tuple[Kind, Kind] = ("input", "output")
+    for (col, side), kind in zip(sides, kinds, strict=True):
         if not side.strip():
             where = "before" if kind == "input" else "after"
             raise ConfigurationError(
@@ -113,7 +115,7 @@ def _check_unique(text: str, fields: list[ParsedField]) -> None:
         seen.add(f.name)
 
 
-def _parse_field(text: str, piece: str, col: int, kind: Literal["input", "output"]) -> ParsedField:
+def _parse_field(text: str, piece: str, col: int, kind: Kind) -> ParsedField:
     lead = len(piece) - len(piece.lstrip())
     body, col = piece.strip(), col + lead
     if not body:

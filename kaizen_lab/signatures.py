@@ -19,7 +19,7 @@ import copy
 import sys
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import pydantic
 
@@ -111,8 +111,13 @@ def _model(name: str, specs: dict[str, FieldSpec], *, lenient_inputs: bool) -> t
 
 
 class _SignatureMeta(type):
+    # set on every Signature class by Signature._build
+    fields: dict[str, FieldSpec]
+    input_fields: dict[str, FieldSpec]
+    output_fields: dict[str, FieldSpec]
+
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any):
-        cls = super().__new__(mcs, name, bases, ns, **kw)
+        cls: Any = super().__new__(mcs, name, bases, ns, **kw)
         if ns.get("__module__") == __name__ and name == "Signature":
             cls._build({})
             return cls
@@ -157,7 +162,7 @@ class _SignatureMeta(type):
     def __repr__(cls) -> str:
         if not getattr(cls, "fields", None):
             return super().__repr__()
-        return f"<Signature {cls.__name__}: {cls.describe()}>"
+        return f"<Signature {cls.__name__}: {cast(Any, cls).describe()}>"
 
 
 def _collect_fields(cls: type, localns: dict[str, Any] | None = None) -> dict[str, FieldSpec]:
@@ -220,7 +225,7 @@ class Signature(metaclass=_SignatureMeta):
         for f in parsed:
             ns["__annotations__"][f.name] = f.annotation
             ns[f.name] = FieldSpec(kind=f.kind, desc=descriptions.get(f.name, f.desc))
-        sig = _SignatureMeta(name, (Signature,), ns)
+        sig = cast(type[Signature], _SignatureMeta(name, (Signature,), ns))
         sig.source = text  # type: ignore[attr-defined]
         return sig
 
