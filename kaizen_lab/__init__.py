@@ -42,6 +42,7 @@ from .llm import (
     allow_model_requests,
     default_provider,
     detect_providers,
+    stream_to,
 )
 from .memory import BufferMemory
 from .signatures import InputField, OutputField, Signature
@@ -80,6 +81,7 @@ __all__ = [
     "allow_model_requests",
     "default_provider",
     "detect_providers",
+    "stream_to",
     # memory and accounting
     "BufferMemory",
     "UsageLedger",

@@ -8,6 +8,7 @@ contextvars, and this thread waits. Never a new thread + ``asyncio.run`` per cal
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import threading
@@ -57,13 +58,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         in_loop = False
     if not in_loop:
         return _run_on_thread_loop(coro)
-    loop = _background_loop()
-    ctx = contextvars.copy_context()
-
-    async def in_context() -> T:
-        return await asyncio.get_running_loop().create_task(coro, context=ctx)
-
-    future = asyncio.run_coroutine_threadsafe(in_context(), loop)
+    future = submit(coro)
     try:
         return future.result()
     except BaseException:
@@ -84,3 +79,20 @@ def _run_on_thread_loop(coro: Coroutine[Any, Any, T]) -> T:
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
         raise
+
+
+def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start a coroutine on the background loop and return at once (with the caller's contextvars).
+
+    Notebook front ends use it to keep the cell's own thread free for display updates while the work runs;
+    cancelling the returned future cancels the run.
+    """
+    import asyncio
+
+    loop = _background_loop()
+    ctx = contextvars.copy_context()
+
+    async def in_context() -> T:
+        return await asyncio.get_running_loop().create_task(coro, context=ctx)
+
+    return asyncio.run_coroutine_threadsafe(in_context(), loop)

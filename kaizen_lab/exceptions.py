@@ -72,11 +72,14 @@ class ModelRequestsForbidden(ProviderError):
 class OutputParseError(KaizenError):
     """The model's output could not be turned into the signature's outputs, even after re-asking."""
 
-    def __init__(self, message: str, *, raw: str, expected_fields: list[str], attempts: int = 1) -> None:
+    def __init__(
+        self, message: str, *, raw: str, expected_fields: list[str], attempts: int = 1, problem: str = ""
+    ) -> None:
         super().__init__(message)
         self.raw = raw
         self.expected_fields = expected_fields
         self.attempts = attempts
+        self.problem = problem  # what was wrong with the last reply (the validation error)
 
 
 class ToolDeniedError(KaizenError):

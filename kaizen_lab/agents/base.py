@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from .._sync import run_sync
-from ..llm._types import Completion
+from ..exceptions import AgentInterrupted, ConfigurationError
+from ..llm._types import Completion, Message
 from ..llm.client import LLM
 from ..memory.buffer import BufferMemory
+from ..prompting import build_messages
 from ..signatures import Signature
 from ..usage import UsageLedger, global_usage
 from .config import AgentConfig
@@ -49,8 +52,6 @@ class BaseAgent:
         self.raw_config = config
         sig = signature if signature is not None else self.default_signature
         if sig is None:
-            from ..exceptions import ConfigurationError
-
             raise ConfigurationError(
                 f"{type(self).__name__} needs a signature: pass signature=MySignature or 'question -> answer'."
             )
@@ -92,6 +93,7 @@ class BaseAgent:
             messages=prediction.messages,
         )
         result.cycles = prediction.cycles
+        result.params = self._params()
         result = self.postprocess(result)
         if self.memory is not None and session_id is not None:
             self.memory.save(session_id, values, dict(result))  # what the user saw, after postprocessing
@@ -107,8 +109,13 @@ class BaseAgent:
         concurrency: int = 4,
         return_exceptions: bool = False,
         on_result: Callable[[int, AgentResult | BaseException], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[AgentResult | BaseException]:
-        """Run many inputs with at most ``concurrency`` in flight; results keep the input order."""
+        """Run many inputs with at most ``concurrency`` in flight; results keep the input order.
+
+        Setting ``cancel`` stops starting new items: those get :class:`AgentInterrupted` (rows already done are
+        kept), which is how a Cancel button ends a batch cleanly.
+        """
         import asyncio
 
         gate = asyncio.Semaphore(max(1, concurrency))
@@ -116,6 +123,8 @@ class BaseAgent:
         async def one(i: int, item: dict[str, Any]) -> AgentResult | BaseException:
             async with gate:
                 try:
+                    if cancel is not None and cancel.is_set():
+                        raise AgentInterrupted("The batch was cancelled before this item started.")
                     outcome: AgentResult | BaseException = await self.arun(**item)
                 except Exception as e:
                     if not return_exceptions:
@@ -144,6 +153,22 @@ class BaseAgent:
             context=context,
             on_completion=self._account,
         )
+
+    def preview_messages(self, session_id: str | None = None, **inputs: Any) -> list[Message]:
+        """The messages a run would send first, without calling the model (``--dry-run`` in notebooks)."""
+        values = self.signature.validate_inputs(inputs)
+        mode = self.llm.structured_mode()
+        return build_messages(
+            self.signature, values, mode=mode, history=self._history(session_id), guidelines=self.guidelines
+        )
+
+    def _params(self) -> dict[str, Any]:
+        llm = self.llm
+        return {
+            "temperature": llm.temperature,
+            "max_tokens": llm.max_tokens,
+            "retry_attempts": self.config.retry_attempts,
+        }
 
     def postprocess(self, result: AgentResult) -> AgentResult:
         """Hook for specialised agents to check or enrich a result."""

@@ -64,6 +64,7 @@ async def predict(
         raw=completions[-1].content,
         expected_fields=list(sig.output_fields),
         attempts=len(completions),
+        problem=problem,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
+import time
 from typing import Any
 
 from ..llm._types import Completion, Message, Usage
@@ -34,6 +36,8 @@ class AgentResult(dict[str, Any]):
         self.warnings: list[str] = []
         self.low_confidence = False
         self.cycles: list[dict[str, Any]] | None = None  # per-cycle outputs of multi-cycle strategies
+        self.params: dict[str, Any] = {}  # the model parameters the run used (temperature, max_tokens, ...)
+        self.finished_at = time.time()
 
     @property
     def usage(self) -> Usage:
@@ -78,6 +82,21 @@ class AgentResult(dict[str, Any]):
             "cache_hit": self.cache_hit,
             "attempts": self.attempts,
         }
+
+    def provenance(self) -> dict[str, Any]:
+        """How this answer was made; travels in the notebook's display metadata, so a saved .ipynb records it."""
+        return {
+            **self.metadata(),
+            "signature": self.signature,
+            "params": self.params,
+            "session_id": self.session_id,
+            "cache_keys": [c.cache_key for c in self.completions if c.cache_key],
+            "finished_at": datetime.datetime.fromtimestamp(self.finished_at, datetime.timezone.utc).isoformat(),
+        }
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
+        data = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        return data, {"kaizen_lab": self.provenance()}
 
     def __repr__(self) -> str:
         return f"AgentResult({dict.__repr__(self)}, provider={self.provider!r}, model={self.model!r})"

@@ -6,6 +6,7 @@ from .base import Provider
 from .cache import ResponseCache
 from .client import LLM
 from .providers import ProviderInfo, default_provider, detect_providers, get_provider, provider_names
+from .streaming import stream_to
 from .testing import FunctionProvider, MockProvider
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "get_provider",
     "model_requests_allowed",
     "provider_names",
+    "stream_to",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +46,8 @@ class LLMRequest:
     # knob ignore it (only the embedded llama.cpp model applies it).
     repetition_penalty: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Called with each piece of text as the model writes it (streaming); not part of the cache key.
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def cache_payload(self) -> dict[str, Any]:
         """Everything that changes the answer (not the timeout)."""
@@ -72,6 +75,7 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None
     cache_hit: bool = False
+    cache_key: str | None = None  # set when a response cache is in use: provenance for saved notebooks
 
     def to_json(self) -> str:
         data = {

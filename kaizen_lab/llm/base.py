@@ -12,6 +12,7 @@ class Provider(abc.ABC):
 
     name: str = "provider"
     default_model: str = ""
+    streams: bool = False  # True if acomplete calls request.on_text as text arrives
 
     def structured_mode(self, model: str) -> StructuredMode:
         """How this provider can be held to a JSON schema: natively, as JSON mode, or only by prompting."""

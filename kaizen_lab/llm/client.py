@@ -12,6 +12,7 @@ from ._types import Completion, LLMRequest, Message, StructuredMode
 from .base import Provider
 from .cache import CacheMode, ResponseCache
 from .providers import default_provider, get_provider, split_model
+from .streaming import current_stream
 
 __all__ = ["LLM"]
 
@@ -69,11 +70,16 @@ class LLM:
 
     async def acomplete(self, messages: list[Message] | LLMRequest, **kw: Any) -> Completion:
         request = messages if isinstance(messages, LLMRequest) else self.request(messages, **kw)
+        if request.on_text is None:
+            request.on_text = current_stream()
         key = None
         if self.cache is not None:
             key = ResponseCache.key(self.provider.name, self.model, request)
             hit = self.cache.get(key)
             if hit is not None:
+                hit.cache_key = key
+                if request.on_text is not None:
+                    request.on_text(hit.content)
                 return hit
             if self.cache.mode == "replay":
                 raise ConfigurationError(
@@ -81,7 +87,10 @@ class LLM:
                     f"{self.provider.name}/{self.model}; record it first (cache mode 'on' or 'record')."
                 )
         completion = await self._with_retries(request)
+        if request.on_text is not None and not self.provider.streams:
+            request.on_text(completion.content)  # a provider that cannot stream still shows its text
         if self.cache is not None and key is not None:
+            completion.cache_key = key
             self.cache.put(key, completion)
         return completion
 

@@ -109,6 +109,7 @@ class LocalProvider(Provider):
 
     name = "local"
     default_model = "smollm2-135m-instruct"
+    streams = True
 
     def __init__(
         self,
@@ -195,7 +196,7 @@ class LocalProvider(Provider):
         # and a cancelled await (Ctrl+C, a task cancelled) stops the decoding instead of leaving it running.
         cancel = threading.Event()
         try:
-            return await asyncio.to_thread(self.complete_blocking, request, model, cancel)
+            return await asyncio.to_thread(self.complete_blocking, request, model, cancel, request.on_text)
         except asyncio.CancelledError:
             cancel.set()
             raise

@@ -39,6 +39,8 @@ REMOTE_PROVIDERS: dict[str, RemoteSpec] = {
 
 
 class LiteLLMProvider(Provider):
+    streams = True
+
     """A provider reached over the network through litellm.
 
     ``structured`` overrides how outputs are held to the schema; by default it is native strict JSON schema when

@@ -1,25 +1,45 @@
-"""IPython magics for Kaizen Lab (``%load_ext kaizen_lab`` loads them).
+"""IPython magics for Kaizen Lab; ``%load_ext kaizen_lab`` loads them.
 
-This is the skeleton the engine-spine issue asks for: it registers the extension so loading works; the
-``%%agent``/``%%kaizen``/``%%signature``/``%kaizen`` magics themselves are the notebook-surface issue.
+%%agent -s "question -> answer, confidence: float" -o res
+What is the capital of {country}?
+
+%%kaizen qa
+What is quantum computing?
+
+%%signature Review
+\"\"\"Classify a product review.\"\"\"
+text: str = input("The review text")
+sentiment: Literal["positive", "negative", "neutral"] = output("Sentiment")
+
+%kaizen providers | use ollama/llama3.2 | usage | history 5 | cache on
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load_ipython_extension", "unload_ipython_extension"]
-
-_LOADED_KEY = "kaizen_lab_loaded"
+__all__ = ["KaizenMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register Kaizen Lab with the running IPython shell (idempotent)."""
-    ipython.user_ns.setdefault("_kaizen_lab_extension", True)
-    setattr(ipython, _LOADED_KEY, True)
+    from .magics import KaizenMagics
+
+    ipython.register_magics(KaizenMagics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    ipython.user_ns.pop("_kaizen_lab_extension", None)
-    if hasattr(ipython, _LOADED_KEY):
-        delattr(ipython, _LOADED_KEY)
+    from .magics import KaizenMagics
+
+    for kind in ("line", "cell"):
+        for name in list(ipython.magics_manager.magics[kind]):
+            owner = getattr(ipython.magics_manager.magics[kind][name], "__self__", None)
+            if isinstance(owner, KaizenMagics):
+                del ipython.magics_manager.magics[kind][name]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KaizenMagics":
+        from .magics import KaizenMagics
+
+        return KaizenMagics
+    raise AttributeError(name)

@@ -36,10 +36,12 @@ def test_building_an_agent_with_the_mock_provider_stays_light():
 
 
 def test_load_ext_works_in_a_real_ipython_shell():
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.testing.globalipapp import start_ipython
 
-    ip = start_ipython()
+    start_ipython()
+    ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "kaizen_lab")
-    assert ip.user_ns.get("_kaizen_lab_extension") is True
+    assert "agent" in ip.magics_manager.magics["cell"] and "kaizen" in ip.magics_manager.magics["line"]
     ip.run_line_magic("unload_ext", "kaizen_lab")
-    assert "_kaizen_lab_extension" not in ip.user_ns
+    assert "agent" not in ip.magics_manager.magics["cell"]

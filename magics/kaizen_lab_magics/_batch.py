@@ -1,0 +1,124 @@
+"""``%%agent --over df``: one run per row, bounded concurrency, a progress bar, failed rows kept with their error.
+
+The batch runs on the engine's background loop; this thread (the cell's) drains finished rows and updates the
+progress display, because a running cell can send display updates but not receive clicks. Ctrl+C (the Stop
+button) or the progress bar's Cancel stop new rows from starting; rows already done are kept.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from kaizen_lab import AgentInterrupted, AgentResult, BaseAgent
+from kaizen_lab._sync import submit
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+POLL_SECONDS = 0.05
+
+
+def _rows(agent: BaseAgent, frame: pd.DataFrame, template: str | None, target: str | None) -> list[dict[str, Any]]:
+    fields = agent.signature.input_fields
+    filled = {target} if template and target else set()
+    missing = [n for n, s in fields.items() if s.required and n not in frame.columns and n not in filled]
+    if missing:
+        raise UsageError(
+            f"The DataFrame has no column(s) {missing} for the signature's inputs; its columns are "
+            f"{list(frame.columns)}. Rename columns to match the input fields, or write a per-row template."
+        )
+    used = [n for n in fields if n in frame.columns and n not in filled]
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {n: record[n] for n in used}
+        if template and target:
+            row[target] = _fill(template, record)
+        rows.append(row)
+    return rows
+
+
+def _fill(template: str, record: dict[str, Any]) -> str:
+    try:
+        return template.format_map(record)
+    except (KeyError, IndexError, ValueError) as e:
+        raise UsageError(
+            f"The per-row template {template!r} refers to {e}, which is not a column; columns: {list(record)}."
+        ) from None
+
+
+def run_over_dataframe(
+    agent: BaseAgent, frame: Any, *, concurrency: int = 4, template: str | None = None, target: str | None = None
+) -> pd.DataFrame:
+    import pandas as pd
+    from kaizen_lab_widgets import Progress
+
+    if not isinstance(frame, pd.DataFrame):
+        raise UsageError(f"--over needs a pandas DataFrame, got {type(frame).__name__}.")
+    items = _rows(agent, frame, template, target)
+    progress = Progress(len(items), description=f"{agent.signature.__name__} over {len(items)} rows").display()
+    finished: queue.SimpleQueue[tuple[int, AgentResult | BaseException]] = queue.SimpleQueue()
+    cancel = threading.Event()
+    future = submit(
+        agent.arun_batch(
+            items,
+            concurrency=concurrency,
+            return_exceptions=True,
+            on_result=lambda i, outcome: finished.put((i, outcome)),
+            cancel=cancel,
+        )
+    )
+    try:
+        while not future.done():
+            time.sleep(POLL_SECONDS)
+            _drain(finished, progress)
+            if progress.cancelled:
+                cancel.set()
+    except KeyboardInterrupt:
+        cancel.set()  # stop starting rows; those in flight finish, and every finished row is kept
+        while not future.done():
+            time.sleep(POLL_SECONDS)
+    _drain(finished, progress)
+    progress.finish()
+    return _frame(frame, agent, future.result())
+
+
+def _drain(finished: queue.SimpleQueue[tuple[int, AgentResult | BaseException]], progress: Any) -> None:
+    while True:
+        try:
+            _, outcome = finished.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(outcome, AgentResult):
+            progress.advance(ok=True, tokens=outcome.usage.total_tokens, cost=outcome.cost)
+        else:
+            progress.advance(ok=False)
+
+
+def _frame(frame: pd.DataFrame, agent: BaseAgent, outcomes: list[AgentResult | BaseException]) -> pd.DataFrame:
+    out = frame.copy()
+    error_column = "error" if "error" not in agent.signature.output_fields else "kaizen_error"
+    for name in agent.signature.output_fields:
+        out[name] = [o.get(name) if isinstance(o, AgentResult) else None for o in outcomes]
+    out[error_column] = [None if isinstance(o, AgentResult) else _describe(o) for o in outcomes]
+    done = [o for o in outcomes if isinstance(o, AgentResult)]
+    out.attrs["kaizen_lab"] = {
+        "signature": agent.signature.describe(),
+        "provider": agent.llm.provider_name,
+        "model": agent.llm.model,
+        "rows": len(outcomes),
+        "failed": len(outcomes) - len(done),
+        "tokens": sum(o.usage.total_tokens for o in done),
+        "cost": sum(o.cost for o in done),
+    }
+    return out
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, AgentInterrupted):
+        return "cancelled: not run"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,106 @@
+"""The notebook surface in a real browser: JupyterLab runs the magics in this venv's kernel, headless Chromium
+renders them, and we read what a user would see."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from ._support import CHROMIUM, WAIT_S, Lab
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)"),
+]
+
+NOTEBOOK = "magics.ipynb"
+SCREENSHOT = Path(__file__).parent / "artifacts" / "jupyterlab-magics.png"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook tab on show
+PROMPT = ".jp-CodeCell .jp-InputArea-prompt"
+STDERR = '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]'  # stderr and tracebacks
+
+
+@dataclass(frozen=True)
+class Cell:
+    source: str
+    shows: tuple[str, ...] = ()  # texts the cell's rendered output must contain
+    check: Callable[[Locator], None] | None = None  # more checks on the cell's output area
+
+
+def agent_result_table(output: Locator) -> None:
+    result = output.locator(".kaizen-result")
+    expect(result.locator("table th")).to_have_text(["answer", "confidence"])
+    expect(result.locator(":scope > div").last).to_contain_text("mock/mock-model")  # the footer
+
+
+REVIEW = '''%%signature Review
+"""Classify a product review."""
+text: str = input("The review text")
+stars: int = input("1-5", default=3)
+sentiment: Literal["positive", "negative", "neutral"] = output("Sentiment")'''
+REVIEW_REPR = "<Signature Review: text: str, stars: int -> sentiment: Literal['positive', 'negative', 'neutral']>"
+
+CELLS = [
+    Cell("import sys\nsys.prefix", shows=(repr(sys.prefix),)),  # the kernel is this venv's python
+    Cell("%load_ext kaizen_lab"),
+    Cell('country = "France"'),
+    Cell(
+        '%%agent -s "question -> answer, confidence: float" --provider mock -o res\nWhat is the capital of {country}?',
+        check=agent_result_table,
+    ),
+    Cell('res.provider, type(res["confidence"]).__name__', shows=("('mock', 'float')",)),
+    Cell(REVIEW, shows=(REVIEW_REPR,)),
+    Cell("Review", shows=(REVIEW_REPR,)),
+]
+
+ALL_RAN_OR_FAILED = """([panel, prompt, stderr, n]) => {
+    const p = document.querySelector(panel);
+    if (!p) return false;
+    if (p.querySelector(stderr)) return true;
+    const prompts = [...p.querySelectorAll(prompt)];
+    return prompts.length === n && prompts.every((e) => /^\\[\\d+\\]:$/.test(e.textContent.trim()));
+}"""
+
+
+def write_notebook(path: Path, cells: list[Cell]) -> None:
+    kernelspec = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [nbformat.v4.new_code_cell(cell.source) for cell in cells]
+    nbformat.write(nb, path)
+
+
+def run_all_cells(page: Page) -> None:
+    page.locator("#jp-menu-panel").get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def test_magics_render_in_jupyterlab(lab: Lab, page: Page) -> None:
+    write_notebook(lab.root / NOTEBOOK, CELLS)
+    page.goto(lab.lab_url(NOTEBOOK))
+    panel, status = page.locator(PANEL), page.locator("#jp-main-statusbar")
+    expect(panel.locator(".jp-CodeCell")).to_have_count(len(CELLS))
+    expect(status).to_contain_text("Idle")  # the kernel is up
+
+    run_all_cells(page)
+    try:
+        page.wait_for_function(ALL_RAN_OR_FAILED, arg=[PANEL, PROMPT, STDERR, len(CELLS)], timeout=WAIT_S * 1000)
+        expect(status).to_contain_text("Idle")
+        errors = panel.locator(STDERR).all_inner_texts()
+        assert not errors, "error output in the notebook:\n" + "\n".join(errors)
+        expect(panel.locator(PROMPT)).to_have_text([re.compile(r"^\[\d+\]:$")] * len(CELLS))
+        for i, cell in enumerate(CELLS):
+            output = panel.locator(".jp-CodeCell").nth(i).locator(".jp-Cell-outputArea")
+            for text in cell.shows:
+                expect(output).to_contain_text(text)
+            if cell.check:
+                cell.check(output)
+    finally:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOT, full_page=True)
