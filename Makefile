@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
 
 test: install lint
 	# Offline and reproducible even where a developer has API keys set or an Ollama running.
-	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local $(PY) -m pytest tests notebooks $(NBVAL)
+	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local $(PY) -m pytest tests widgets/tests notebooks $(NBVAL)
 
 lint: install
 	$(PY) -m ruff check .

@@ -58,6 +58,11 @@ CELLS = [
     Cell('res.provider, type(res["confidence"]).__name__', shows=("('mock', 'float')",)),
     Cell(REVIEW, shows=(REVIEW_REPR,)),
     Cell("Review", shows=(REVIEW_REPR,)),
+    Cell(
+        "from kaizen_lab_widgets import SignatureBuilder\nbuilder = SignatureBuilder(Review)\nbuilder",
+        shows=("class Review(Signature):", 'sentiment: Literal["positive", "negative", "neutral"] = OutputField('),
+    ),
+    Cell('builder.add_field("summary", kind="output", desc="One line")\nbuilder.signature', shows=("summary: str",)),
 ]
 
 ALL_RAN_OR_FAILED = """([panel, prompt, stderr, n]) => {

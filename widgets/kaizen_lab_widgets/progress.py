@@ -80,6 +80,8 @@ class Progress:
     returned, i.e. when the batch runs as a background task or thread: while a cell is running the kernel does not
     handle widget clicks (ipywidgets #3039), though the bar keeps updating. Jupyter's Stop button (KeyboardInterrupt)
     always works for work running in the cell itself.
+
+    ``unit`` names what is counted (``"rows"``, ``"steps"``); ``clock`` is injectable so tests need not sleep.
     """
 
     def __init__(
@@ -195,7 +197,7 @@ class Progress:
 
     @property
     def elapsed(self) -> float:
-        """Seconds since creation, frozen at finish or cancel."""
+        """Seconds since creation, frozen at :meth:`finish`."""
         end = self._ended if self._ended is not None else self._clock()
         return max(0.0, end - self._started)
 
@@ -215,7 +217,7 @@ class Progress:
 
     # -- display --------------------------------------------------------------------------------------------------
     def display(self) -> Progress:
-        """Show it in the notebook (or nothing outside one) and return it, for ``p = Progress(n).display()``."""
+        """Show it in the notebook and return it, for ``p = Progress(n).display()`` (a repr line outside one)."""
         from IPython.display import display
 
         display(self)
