@@ -104,7 +104,7 @@ class AgentResult(dict[str, Any]):
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{_cell(v)}</td></tr>"
+            f"<td style='text-align:left'>{_confidence_bar(v) if k == 'confidence' else _cell(v)}</td></tr>"
             for k, v in self.items()
         )
         usage = self.usage
@@ -119,6 +119,18 @@ class AgentResult(dict[str, Any]):
             f"<div class='kaizen-result'><table>{rows}</table>{warn}"
             f"<div style='color:#6b7280;font-size:smaller'>{meta}</div></div>"
         )
+
+
+def _confidence_bar(value: Any) -> str:
+    """A probability as a small bar, so a column of results reads at a glance."""
+    if not isinstance(value, int | float) or not 0 <= value <= 1:
+        return _cell(value)
+    width = round(value * 100)
+    return (
+        f"<span style='display:inline-block;width:80px;height:8px;background:#e5e7eb;border-radius:4px;"
+        f"vertical-align:middle'><span style='display:block;width:{width}%;height:100%;background:#2563eb;"
+        f"border-radius:4px'></span></span> {value:.2f}"
+    )
 
 
 def _cell(value: Any) -> str:

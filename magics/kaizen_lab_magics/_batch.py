@@ -2,17 +2,23 @@
 
 The batch runs on the engine's background loop; this thread (the cell's) drains finished rows and updates the
 progress display, because a running cell can send display updates but not receive clicks. Ctrl+C (the Stop
-button) or the progress bar's Cancel stop new rows from starting; rows already done are kept.
+button) stops new rows from starting; rows already done are kept.
+
+With ``--background`` the cell returns at once (the way a widget click can reach the kernel at all): the progress
+bar's Cancel works, and the result lands in the ``-o`` variable and below the bar when the batch ends.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
+from IPython.display import display
 
 from kaizen_lab import AgentInterrupted, AgentResult, BaseAgent
 from kaizen_lab._sync import submit
@@ -87,16 +93,109 @@ def run_over_dataframe(
     return _frame(frame, agent, future.result())
 
 
+def _counted(progress: Any) -> Callable[[int, AgentResult | BaseException], None]:
+    """Rows that never started (cancelled) are not counted as done or failed."""
+
+    def count(index: int, outcome: AgentResult | BaseException) -> None:
+        if not isinstance(outcome, AgentInterrupted):
+            progress.on_result(index, outcome)
+
+    return count
+
+
+def _check_frame(frame: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise UsageError(f"--over needs a pandas DataFrame, got {type(frame).__name__}.")
+    return frame
+
+
+class BackgroundBatch:
+    """A batch running after its cell returned; ``wait()`` blocks for it (from a script or a test)."""
+
+    def __init__(self, future: concurrent.futures.Future[Any], progress: Any, out: str) -> None:
+        self.future = future
+        self.progress = progress
+        self.out = out
+
+    def cancel(self) -> None:
+        self.progress.cancel()
+
+    def wait(self, timeout: float | None = None) -> pd.DataFrame:
+        return self.future.result(timeout)
+
+    def __repr__(self) -> str:
+        state = "finished" if self.future.done() else "running"
+        return f"<background batch {state}: the result goes to {self.out!r}>"
+
+
+def start_in_background(
+    agent: BaseAgent,
+    frame: Any,
+    *,
+    out: str,
+    namespace: dict[str, Any],
+    concurrency: int = 4,
+    template: str | None = None,
+    target: str | None = None,
+) -> BackgroundBatch:
+    from kaizen_lab_widgets import Progress
+
+    items = _rows(agent, _check_frame(frame), template, target)
+    progress = Progress(len(items), description=f"{agent.signature.__name__} over {len(items)} rows").display()
+    report = _Report()
+    cancel = threading.Event()
+    progress.on_cancel(cancel.set)
+
+    async def batch() -> pd.DataFrame:
+        try:
+            outcomes = await agent.arun_batch(
+                items, concurrency=concurrency, return_exceptions=True, on_result=_counted(progress), cancel=cancel
+            )
+            result = _frame(frame, agent, outcomes)
+        finally:
+            progress.finish()
+        namespace[out] = result
+        report.show(result, out)
+        return result
+
+    return BackgroundBatch(submit(batch()), progress, out)
+
+
+class _Report:
+    """Where the result shows up after the cell returned: an Output widget in a kernel (plain print() from
+    another thread goes nowhere there), stdout elsewhere."""
+
+    def __init__(self) -> None:
+        self.output = None
+        try:
+            import ipywidgets
+            from IPython import get_ipython
+
+            if get_ipython() is not None and getattr(get_ipython(), "kernel", None) is not None:
+                self.output = ipywidgets.Output()
+                display(self.output)
+        except ImportError:
+            pass
+
+    def show(self, result: pd.DataFrame, out: str) -> None:
+        meta = result.attrs.get("kaizen_lab", {})
+        line = f"{out}: {meta.get('rows', len(result))} rows, {meta.get('failed', 0)} failed or cancelled."
+        if self.output is None:
+            print(line)
+            return
+        self.output.append_stdout(line + "\n")
+        self.output.append_display_data(result)
+
+
 def _drain(finished: queue.SimpleQueue[tuple[int, AgentResult | BaseException]], progress: Any) -> None:
     while True:
         try:
             _, outcome = finished.get_nowait()
         except queue.Empty:
             return
-        if isinstance(outcome, AgentResult):
-            progress.advance(ok=True, tokens=outcome.usage.total_tokens, cost=outcome.cost)
-        else:
-            progress.advance(ok=False)
+        _counted(progress)(0, outcome)
 
 
 def _frame(frame: pd.DataFrame, agent: BaseAgent, outcomes: list[AgentResult | BaseException]) -> pd.DataFrame:

@@ -79,6 +79,7 @@ class KaizenMagics(Magics):
     @argument("--set", action="append", default=[], metavar="FIELD=VARIABLE", help="fill an input from a variable")
     @argument("--over", metavar="DATAFRAME", help="run once per row; columns map to input fields")
     @argument("--concurrency", type=int, default=4, help="rows in flight at once with --over")
+    @argument("--background", action="store_true", help="with --over: return at once; the result goes to -o")
     @_common_arguments
     @cell_magic
     def agent(self, line: str, cell: str) -> Any:
@@ -96,6 +97,7 @@ class KaizenMagics(Magics):
     @argument("name", help="a built-in agent (qa, cot) or the name of an agent object in your namespace")
     @argument("--over", metavar="DATAFRAME", help="run once per row; columns map to input fields")
     @argument("--concurrency", type=int, default=4, help="rows in flight at once with --over")
+    @argument("--background", action="store_true", help="with --over: return at once; the result goes to -o")
     @_common_arguments
     @cell_magic
     def kaizen(self, line: str, cell: str) -> Any:
@@ -321,7 +323,7 @@ class KaizenMagics(Magics):
     def _batch(self, agent: BaseAgent, args: Any, cell: str) -> Any:
         """With --over, columns map to input fields; a cell body other than # comments is a per-row template
         for the --input field, filled from the row's columns (``Review: {text}``)."""
-        from ._batch import run_over_dataframe
+        from ._batch import run_over_dataframe, start_in_background
 
         frame = self.shell.user_ns.get(args.over)
         if frame is None:
@@ -329,6 +331,18 @@ class KaizenMagics(Magics):
         template = "\n".join(ln for ln in cell.splitlines() if not ln.lstrip().startswith("#")).strip()
         fields = agent.signature.input_fields
         target = args.input or next((n for n, s in fields.items() if s.required), None)
+        if args.background:
+            if not args.out:
+                raise UsageError("--background needs -o NAME: the result is stored there when the batch ends.")
+            return start_in_background(
+                agent,
+                frame,
+                out=args.out,
+                namespace=self.shell.user_ns,
+                concurrency=args.concurrency,
+                template=template or None,
+                target=target,
+            )
         result = run_over_dataframe(
             agent, frame, concurrency=args.concurrency, template=template or None, target=target
         )

@@ -109,3 +109,54 @@ def test_magics_render_in_jupyterlab(lab: Lab, page: Page) -> None:
     finally:
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+SLOW_BATCH = [
+    "%load_ext kaizen_lab",
+    """import asyncio
+
+import pandas as pd
+
+from kaizen_lab import LLM, BaseAgent, FunctionProvider
+
+
+class Slow(FunctionProvider):
+    async def acomplete(self, request, model):
+        await asyncio.sleep(0.25)
+        return await super().acomplete(request, model)
+
+
+slow = BaseAgent(signature="text -> label", llm=LLM(Slow(lambda m, q: {"label": "ok"})))
+rows = pd.DataFrame({"text": [f"row {i}" for i in range(200)]})""",
+    "%%kaizen slow --over rows --concurrency 1 --background -o labelled\n# one row per text",
+    'done = int(labelled["error"].isna().sum())\nf"{done} done, {200 - done} cancelled"',
+]
+
+
+def test_cancel_button_stops_a_background_batch(lab: Lab, page: Page) -> None:
+    """The one hard problem: a click must reach the kernel. The batch runs after its cell returned, so it does."""
+    write_notebook(lab.root / "cancel.ipynb", [Cell(source) for source in SLOW_BATCH])
+    page.goto(lab.lab_url("cancel.ipynb"))
+    panel, status = page.locator(PANEL), page.locator("#jp-main-statusbar")
+    cells = panel.locator(".jp-CodeCell")
+    expect(cells).to_have_count(len(SLOW_BATCH))
+    expect(status).to_contain_text("Idle")
+    for i in range(3):  # run the set-up and start the batch, one cell at a time
+        cells.nth(i).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        prompt = cells.nth(i).locator(".jp-InputArea-prompt")
+        expect(prompt).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=WAIT_S * 1000)
+    batch = cells.nth(2).locator(".jp-Cell-outputArea")
+    cancel = batch.get_by_role("button", name="Cancel")
+    expect(batch).to_contain_text("rows", timeout=WAIT_S * 1000)
+    page.wait_for_timeout(1500)  # let a few rows finish
+    cancel.click()
+    expect(batch.get_by_role("button", name="Cancelled")).to_be_visible(timeout=WAIT_S * 1000)
+    expect(batch).to_contain_text("labelled: 200 rows", timeout=WAIT_S * 1000)  # the report after the batch ended
+    cells.nth(3).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    result = cells.nth(3).locator(".jp-Cell-outputArea")
+    expect(result).to_contain_text("cancelled", timeout=WAIT_S * 1000)
+    done = int(re.search(r"(\d+) done", result.inner_text()).group(1))
+    page.screenshot(path=SCREENSHOT.with_name("jupyterlab-cancel.png"), full_page=True)
+    assert 1 <= done < 200, f"expected some rows done and the rest cancelled, got {done} done"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
@@ -203,3 +205,40 @@ def test_batch_needs_matching_columns_or_a_template(ip):
         out = ip.run_cell_magic("kaizen", "echo --over frame --concurrency 1", "{text} ({stars} stars)")
     assert sorted(seen) == ["review: bad (1 stars)", "review: good (5 stars)"]
     assert list(out["label"]) == ["x", "x"]
+
+
+def slow_agent(delay: float = 0.05) -> BaseAgent:
+    import asyncio
+
+    class Slow(FunctionProvider):
+        async def acomplete(self, request, model):
+            await asyncio.sleep(delay)
+            return await super().acomplete(request, model)
+
+    return BaseAgent(signature="text -> label", llm=LLM(Slow(lambda m, q: {"label": "ok"})))
+
+
+def test_background_batch_returns_at_once_and_stores_the_result(ip):
+    ip.user_ns["slow"] = slow_agent()
+    ip.user_ns["rows"] = pd.DataFrame({"text": [f"row {i}" for i in range(6)]})
+    with capture_output():
+        handle = ip.run_cell_magic("kaizen", "slow --over rows --concurrency 2 --background -o labelled", "# map")
+        assert "running" in repr(handle) and "labelled" not in ip.user_ns
+        out = handle.wait(timeout=10)
+    assert ip.user_ns["labelled"] is out and list(out["label"]) == ["ok"] * 6 and out["error"].isna().all()
+    with pytest.raises(UsageError, match="needs -o"):
+        ip.run_cell_magic("kaizen", "slow --over rows --background", "# map")
+
+
+def test_cancelling_a_background_batch_keeps_the_rows_done(ip):
+    ip.user_ns["slow"] = slow_agent(delay=0.1)
+    ip.user_ns["rows"] = pd.DataFrame({"text": [f"row {i}" for i in range(30)]})
+    with capture_output():
+        handle = ip.run_cell_magic("kaizen", "slow --over rows --concurrency 1 --background -o partial", "# map")
+        time.sleep(0.35)
+        handle.cancel()  # what the progress bar's Cancel button does
+        out = handle.wait(timeout=10)
+    done = out["error"].isna().sum()
+    assert 1 <= done < 30
+    assert (out["error"] == "cancelled: not run").sum() == 30 - done
+    assert handle.progress.cancelled
