@@ -60,6 +60,9 @@ def _common_arguments(fn: Any) -> Any:
             argument("--stream", action="store_true", help="show the model's text as it is written"),
             argument("--temperature", type=float),
             argument("--max-tokens", type=int),
+            argument("--over", metavar="DATAFRAME", help="run once per row; columns map to input fields"),
+            argument("--concurrency", type=int, default=4, help="rows in flight at once with --over"),
+            argument("--background", action="store_true", help="with --over: return at once; the result goes to -o"),
         ]
     ):
         fn = arg(fn)
@@ -77,9 +80,6 @@ class KaizenMagics(Magics):
     @argument("-s", "--signature", default="question -> answer", help="a signature string or a Signature's name")
     @argument("--input", help="the input field that gets the cell's text (default: the first required input)")
     @argument("--set", action="append", default=[], metavar="FIELD=VARIABLE", help="fill an input from a variable")
-    @argument("--over", metavar="DATAFRAME", help="run once per row; columns map to input fields")
-    @argument("--concurrency", type=int, default=4, help="rows in flight at once with --over")
-    @argument("--background", action="store_true", help="with --over: return at once; the result goes to -o")
     @_common_arguments
     @cell_magic
     def agent(self, line: str, cell: str) -> Any:
@@ -95,9 +95,6 @@ class KaizenMagics(Magics):
     # -- %%kaizen -----------------------------------------------------------------------------------------------
     @magic_arguments()
     @argument("name", help="a built-in agent (qa, cot) or the name of an agent object in your namespace")
-    @argument("--over", metavar="DATAFRAME", help="run once per row; columns map to input fields")
-    @argument("--concurrency", type=int, default=4, help="rows in flight at once with --over")
-    @argument("--background", action="store_true", help="with --over: return at once; the result goes to -o")
     @_common_arguments
     @cell_magic
     def kaizen(self, line: str, cell: str) -> Any:
