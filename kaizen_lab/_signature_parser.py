@@ -179,6 +179,8 @@ def _to_type(node: ast.AST, src: str, where: str) -> Any:
     if isinstance(node, ast.Name):
         if node.id not in SAFE_TYPES:
             raise ConfigurationError(f"{where}: unknown type {node.id!r}; use one of {_TYPE_HELP}.")
+        if node.id in ("Literal", "Optional", "Union"):
+            raise ConfigurationError(f"{where}: {node.id} needs parameters, e.g. {node.id}[...]; see {_TYPE_HELP}.")
         return SAFE_TYPES[node.id]
     if isinstance(node, ast.Constant) and node.value is None:
         return type(None)
@@ -204,4 +206,9 @@ def _subscript(node: ast.Subscript, src: str, where: str) -> Any:
             values.append(a.value)
         return Literal[tuple(values)]
     types = tuple(_to_type(a, src, where) for a in args)
-    return SAFE_TYPES[base][types if len(types) > 1 else types[0]]
+    try:
+        if (base in ("dict", "Dict") and len(types) != 2) or (base == "Optional" and len(types) != 1) or not types:
+            raise TypeError(f"wrong number of parameters for {base}")
+        return SAFE_TYPES[base][types if len(types) > 1 else types[0]]
+    except (TypeError, IndexError) as e:
+        raise ConfigurationError(f"{where}: {src!r} is not a valid type ({e}); use one of {_TYPE_HELP}.") from None

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .exceptions import ConfigurationError
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -58,6 +60,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         in_loop = False
     if not in_loop:
         return _run_on_thread_loop(coro)
+    if asyncio.get_running_loop() is _background:
+        coro.close()
+        raise ConfigurationError(
+            "A blocking run() was called from code running on kaizen_lab's own event loop (a provider function, "
+            "a strategy or a postprocess hook); it would wait for itself forever. Use `await agent.arun(...)` there."
+        )
     future = submit(coro)
     try:
         return future.result()

@@ -174,6 +174,10 @@ def _collect_fields(cls: type, localns: dict[str, Any] | None = None) -> dict[st
         if name.startswith("_") or typing.get_origin(hints.get(name)) is ClassVar:
             continue
         value = cls.__dict__.get(name, _MISSING)
+        if name in _RESERVED:
+            raise ConfigurationError(
+                f"{cls.__name__}: a field cannot be called {name!r}, which is a Signature method; rename it."
+            )
         if not isinstance(value, FieldSpec):
             raise ConfigurationError(
                 f"{cls.__name__}.{name} has a type but no InputField()/OutputField(); "
@@ -295,3 +299,6 @@ def _type_name(tp: Any) -> str:
 
 def _short_errors(e: pydantic.ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors())
+
+
+_RESERVED = frozenset(n for n in dir(Signature) if not n.startswith("_")) | {"fields", "input_fields", "output_fields"}

@@ -92,10 +92,26 @@ class OpenAICompatibleServer:
                     error = {"error": {"message": action.message, "type": "test", "code": action.status}}
                     return self._send(action.status, error, action.headers)
                 if isinstance(action, Text):
+                    if body.get("stream"):
+                        return self._send_stream(action.content, body.get("model", ""))
                     return self._send(200, _text_reply(action.content, body.get("model", "")))
                 if server.backend is None:
                     return self._send(500, {"error": {"message": "no backend and nothing scripted"}})
                 return self._send(200, server.backend(body))
+
+            def _send_stream(self, content: str, model: str) -> None:
+                """Server-sent events, a few characters per chunk, usage in the last one (OpenAI's format)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model}
+                pieces = [content[i : i + 4] for i in range(0, len(content), 4)]
+                for piece in pieces:
+                    delta = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps({**base, **delta})}\n\n".encode())
+                usage = {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}
+                end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+                self.wfile.write(f"data: {json.dumps({**base, **end})}\n\ndata: [DONE]\n\n".encode())
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()

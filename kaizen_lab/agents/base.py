@@ -134,7 +134,14 @@ class BaseAgent:
                 on_result(i, outcome)
             return outcome
 
-        return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+        tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(items)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:  # one row failed: stop the others instead of letting them spend in the background
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def run_batch(self, items: Iterable[dict[str, Any]], **kw: Any) -> list[AgentResult | BaseException]:
         return run_sync(self.arun_batch(items, **kw))

@@ -24,7 +24,7 @@ class AgentConfig:
     timeout: float | None = 60.0
     retry_attempts: int = 3
     max_turns: int = 0  # > 0 keeps a buffer of that many turns per session_id
-    provider_config: dict[str, Any] = field(default_factory=dict)
+    provider_config: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an api_key
     cache: str | None = None  # "on" | "record" | "replay" | a path | None
 
     @classmethod

@@ -42,8 +42,10 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def translate_error(exc: BaseException, provider: str, model: str) -> ProviderError:
-    """Map any litellm/openai/httpx error to a ProviderError, by type and status, never by message text."""
+def translate_error(exc: BaseException, provider: str, model: str, secrets: tuple[str, ...] = ()) -> ProviderError:
+    """Map any litellm/openai/httpx error to a ProviderError, by type and status, never by message text.
+
+    ``secrets`` (the provider's own key) are redacted from the message even when they do not look like keys."""
     litellm = get_litellm()
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
@@ -51,7 +53,7 @@ def translate_error(exc: BaseException, provider: str, model: str) -> ProviderEr
     if isinstance(exc, litellm.Timeout) or kind == "Timeout":
         status, message, retryable = status or 408, "the request timed out", True
     elif isinstance(exc, litellm.APIConnectionError) and status in (None, 500):
-        message, retryable = f"could not connect ({_first_line(exc)})", True
+        message, retryable = f"could not connect ({_first_line(exc, secrets)})", True
     elif isinstance(exc, litellm.AuthenticationError):
         message, retryable = "authentication failed; check the API key for this provider", False
     elif isinstance(exc, litellm.RateLimitError):
@@ -59,9 +61,9 @@ def translate_error(exc: BaseException, provider: str, model: str) -> ProviderEr
     elif isinstance(exc, litellm.ContextWindowExceededError):
         message, retryable = "the prompt is longer than the model's context window; shorten the inputs", False
     elif isinstance(exc, litellm.NotFoundError):
-        message, retryable = f"model not found ({_first_line(exc)}); check the model name", False
+        message, retryable = f"model not found ({_first_line(exc, secrets)}); check the model name", False
     else:
-        message = f"{kind}: {_first_line(exc)}"
+        message = f"{kind}: {_first_line(exc, secrets)}"
         retryable = status in _RETRYABLE_STATUS or (status is None and isinstance(exc, litellm.APIError))
     return ProviderError(
         message,
@@ -73,7 +75,7 @@ def translate_error(exc: BaseException, provider: str, model: str) -> ProviderEr
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = redact(str(exc)).strip().splitlines()
+def _first_line(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    text = redact(str(exc), secrets).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line[:300]

@@ -22,5 +22,13 @@ class Provider(abc.ABC):
     async def acomplete(self, request: LLMRequest, model: str) -> Completion:
         """Return one completion or raise ProviderError (``retryable=True`` for transient faults)."""
 
+    def check_model(self, model: str) -> None:
+        """Raise ConfigurationError if this provider cannot serve ``model`` (never answer under a false name)."""
+        return None
+
+    def cache_identity(self) -> str:
+        """What, besides the model name, decides the answer (a server address, a model file): part of cache keys."""
+        return self.name
+
     def describe(self) -> str:
         return self.name

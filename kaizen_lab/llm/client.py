@@ -41,10 +41,13 @@ class LLM:
         if isinstance(provider, Provider):
             self.provider = provider
         else:
-            prefix, model = split_model(model)
+            prefix = None
+            if provider is None:  # "ollama/llama3.2" names its provider; with an explicit provider, keep the id
+                prefix, model = split_model(model)
             name = provider or prefix or default_provider()
             self.provider = get_provider(name, **(provider_config or {}))
         self.model = model or self.provider.default_model
+        self.provider.check_model(self.model)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
@@ -74,10 +77,11 @@ class LLM:
             request.on_text = current_stream()
         key = None
         if self.cache is not None:
-            key = ResponseCache.key(self.provider.name, self.model, request)
+            key = ResponseCache.key(self.provider.cache_identity(), self.model, request)
             hit = self.cache.get(key)
             if hit is not None:
                 hit.cache_key = key
+                hit.cost = 0.0  # a replayed answer costs nothing now
                 if request.on_text is not None:
                     request.on_text(hit.content)
                 return hit

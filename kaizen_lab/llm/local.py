@@ -128,6 +128,17 @@ class LocalProvider(Provider):
     def structured_mode(self, model: str) -> StructuredMode:
         return "json_schema"
 
+    def check_model(self, model: str) -> None:
+        if model not in (self.default_model, self.model_path.name, self.model_path.stem):
+            raise ConfigurationError(
+                f"Model {model!r} was asked for, but the provider is the embedded local model "
+                f"({self.model_path.name}), which cannot run it. Configure the provider that serves {model!r} "
+                "(e.g. set OPENAI_API_KEY, or llm_provider='ollama'), or point KAIZEN_LOCAL_MODEL at a .gguf."
+            )
+
+    def cache_identity(self) -> str:
+        return f"local:{self.model_path.name}"
+
     def _body(self, request: LLMRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "messages": request.messages,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +40,13 @@ REMOTE_PROVIDERS: dict[str, RemoteSpec] = {
 
 
 class LiteLLMProvider(Provider):
-    streams = True
-
     """A provider reached over the network through litellm.
 
     ``structured`` overrides how outputs are held to the schema; by default it is native strict JSON schema when
     litellm knows the model supports it, otherwise schema-in-the-prompt with parsing, validation and re-asks.
     """
+
+    streams = True
 
     def __init__(
         self,
@@ -123,10 +124,14 @@ class LiteLLMProvider(Provider):
             )
         litellm = get_litellm()
         started = time.perf_counter()
+        kwargs = self._kwargs(request, model)
         try:
-            response = await litellm.acompletion(**self._kwargs(request, model))
-        except Exception as e:
-            raise translate_error(e, self.name, model) from None
+            if request.on_text is None:
+                response = await litellm.acompletion(**kwargs)
+            else:
+                response = await _stream(litellm, kwargs, request.on_text)
+        except Exception as e:  # the one boundary where litellm's errors become ours
+            raise translate_error(e, self.name, model, secrets=(self._api_key or "",)) from None
         latency = time.perf_counter() - started
         return self._completion(response, model, latency)
 
@@ -145,9 +150,25 @@ class LiteLLMProvider(Provider):
             finish_reason=choice.finish_reason,
         )
 
+    def cache_identity(self) -> str:
+        return f"{self.name}@{self.api_base or 'default'}"
+
     def describe(self) -> str:
         base = f" at {self.api_base}" if self.api_base else ""
         return redact(f"{self.name} via litellm{base}")
+
+
+async def _stream(litellm: Any, kwargs: dict[str, Any], on_text: Callable[[str], None]) -> Any:
+    """Stream the reply, passing text on as it comes, then rebuild the whole response (usage included)."""
+    stream = await litellm.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
+    chunks = []
+    async for chunk in stream:
+        chunks.append(chunk)
+        for choice in chunk.choices or ():
+            text = getattr(choice.delta, "content", None)
+            if text:
+                on_text(text)
+    return litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
 
 
 def _cost(response: Any) -> float:

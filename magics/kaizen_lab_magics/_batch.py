@@ -103,6 +103,14 @@ def _counted(progress: Any) -> Callable[[int, AgentResult | BaseException], None
     return count
 
 
+def first_row_inputs(agent: BaseAgent, frame: Any, template: str | None, target: str | None) -> dict[str, Any]:
+    """The inputs of the first row, for a dry run of a batch."""
+    rows = _rows(agent, _check_frame(frame).head(1), template, target)
+    if not rows:
+        raise UsageError("The DataFrame is empty: there is no row to preview.")
+    return rows[0]
+
+
 def _check_frame(frame: Any) -> pd.DataFrame:
     import pandas as pd
 
@@ -154,6 +162,9 @@ def start_in_background(
                 items, concurrency=concurrency, return_exceptions=True, on_result=_counted(progress), cancel=cancel
             )
             result = _frame(frame, agent, outcomes)
+        except BaseException as e:  # nobody awaits a background batch: say what happened where the user looks
+            report.fail(e, out)
+            raise
         finally:
             progress.finish()
         namespace[out] = result
@@ -178,6 +189,13 @@ class _Report:
                 display(self.output)
         except ImportError:
             pass
+
+    def fail(self, error: BaseException, out: str) -> None:
+        line = f"{out}: the batch stopped with {type(error).__name__}: {error}"
+        if self.output is None:
+            print(line)
+        else:
+            self.output.append_stderr(line + "\n")
 
     def show(self, result: pd.DataFrame, out: str) -> None:
         meta = result.attrs.get("kaizen_lab", {})

@@ -42,7 +42,7 @@ def _field(stmt: ast.AnnAssign, line: str) -> tuple[str, Any, Any]:
     try:
         args = [ast.literal_eval(a) for a in call.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise _fail(stmt.lineno, line, "descriptions and defaults must be literals (strings, numbers, ...).") from None
     desc = args[0] if args else kwargs.pop("desc", kwargs.pop("description", ""))
     unknown = set(kwargs) - {"default"}

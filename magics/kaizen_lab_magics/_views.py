@@ -19,6 +19,7 @@ class MessagesView:
         self.messages = messages
         self.provider = provider
         self.model = model
+        self.note = ""  # e.g. "first of 200 rows" for a batch
 
     def _repr_html_(self) -> str:
         boxes = "".join(
@@ -26,7 +27,11 @@ class MessagesView:
             f"<pre style='{_PRE}'>{html.escape(str(m.get('content', '')))}</pre></div>"
             for m in self.messages
         )
-        head = f"Dry run: {len(self.messages)} message(s) would go to {self.provider}/{self.model}; nothing was sent."
+        note = f" ({self.note})" if self.note else ""
+        head = (
+            f"Dry run{note}: {len(self.messages)} message(s) would go to {self.provider}/{self.model}; "
+            "nothing was sent."
+        )
         return f"<div><div style='color:#6b7280'>{html.escape(head)}</div>{boxes}</div>"
 
     def __repr__(self) -> str:

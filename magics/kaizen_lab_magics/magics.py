@@ -203,7 +203,9 @@ class KaizenMagics(Magics):
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _signature(self, spec: str) -> type[Signature]:
-        spec = spec.strip().strip("'\"")
+        spec = spec.strip()
+        if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":
+            spec = spec[1:-1]  # one pair of outer quotes; a description's quotes inside stay
         if spec.isidentifier():
             value = self.shell.user_ns.get(spec)
             if value is None:
@@ -225,7 +227,8 @@ class KaizenMagics(Magics):
             raise UsageError(str(e)) from None
 
     def _llm(self, args: Any) -> LLM:
-        provider = args.provider or (None if args.model else self.state.provider)
+        prefix, _ = split_model(args.model)
+        provider = args.provider or (None if prefix else self.state.provider)  # --model keeps %kaizen use's provider
         model = args.model or (None if args.provider else self.state.model)
         try:
             return LLM(
@@ -280,6 +283,8 @@ class KaizenMagics(Magics):
         return inputs
 
     def _run(self, agent: BaseAgent, inputs: dict[str, Any], args: Any) -> Any:
+        if args.background:
+            raise UsageError("--background applies to --over batches only.")
         if args.dry_run:
             return MessagesView(
                 agent.preview_messages(args.session, **inputs), agent.llm.provider_name, agent.llm.model
@@ -320,14 +325,21 @@ class KaizenMagics(Magics):
     def _batch(self, agent: BaseAgent, args: Any, cell: str) -> Any:
         """With --over, columns map to input fields; a cell body other than # comments is a per-row template
         for the --input field, filled from the row's columns (``Review: {text}``)."""
-        from ._batch import run_over_dataframe, start_in_background
+        from ._batch import first_row_inputs, run_over_dataframe, start_in_background
 
+        if args.session or args.stream:
+            raise UsageError("--session and --stream do not apply to --over batches; leave them out.")
         frame = self.shell.user_ns.get(args.over)
         if frame is None:
             raise UsageError(f"--over {args.over!r}: no such variable; pass the name of a DataFrame.")
         template = "\n".join(ln for ln in cell.splitlines() if not ln.lstrip().startswith("#")).strip()
         fields = agent.signature.input_fields
         target = args.input or next((n for n, s in fields.items() if s.required), None)
+        if args.dry_run:
+            inputs = first_row_inputs(agent, frame, template or None, target)
+            view = MessagesView(agent.preview_messages(**inputs), agent.llm.provider_name, agent.llm.model)
+            view.note = f"first of {len(frame)} rows"
+            return view
         if args.background:
             if not args.out:
                 raise UsageError("--background needs -o NAME: the result is stored there when the batch ends.")

@@ -118,3 +118,23 @@ async def test_async_run_over_http(server):
     server.script = [Text('{"answer": "async", "confidence": 0.5}')]
     r = await http_agent(server.url).arun(question="?")
     assert r["answer"] == "async"
+
+
+def test_streaming_over_http_passes_text_on_as_it_arrives(server):
+    from kaizen_lab import stream_to
+
+    reply = '{"answer": "Paris", "confidence": 0.9}'
+    server.script = [Text(reply)]
+    pieces: list[str] = []
+    with stream_to(pieces.append):
+        r = http_agent(server.url).run(question="Capital of France?")
+    assert server.requests[0]["stream"] is True
+    assert len(pieces) > 3 and "".join(pieces) == reply
+    assert r["answer"] == "Paris" and r.usage.completion_tokens == len(pieces)
+
+
+def test_a_key_that_does_not_look_like_one_is_still_redacted(server):
+    server.script = [Fault(400, message="bad request for key test-key-not-secret")]
+    with pytest.raises(ProviderError) as err:
+        http_agent(server.url).run(question="?")
+    assert "test-key-not-secret" not in str(err.value)

@@ -242,3 +242,22 @@ def test_cancelling_a_background_batch_keeps_the_rows_done(ip):
     assert 1 <= done < 30
     assert (out["error"] == "cancelled: not run").sum() == 30 - done
     assert handle.progress.cancelled
+
+
+def test_signature_strings_keep_their_descriptions(ip):
+    view = agent_cell(ip, "-s \"q -> a: str 'One sentence'\" --provider mock --dry-run", "hi")
+    assert "a (str): One sentence" in view.messages[0]["content"]
+
+
+def test_dry_run_of_a_batch_previews_the_first_row_and_calls_nothing(ip):
+    import kaizen_lab
+
+    ip.user_ns["frame"] = pd.DataFrame({"review": ["first", "second"]})
+    before = len(kaizen_lab.global_usage())
+    view = agent_cell(ip, "-s 'review -> label' --provider mock --over frame --dry-run", "# map")
+    assert view.messages[-1]["content"] == "review: first" and "first of 2 rows" in view._repr_html_()
+    assert len(kaizen_lab.global_usage()) == before
+    with pytest.raises(UsageError, match="do not apply to --over"):
+        agent_cell(ip, "-s 'review -> label' --provider mock --over frame --stream", "# map")
+    with pytest.raises(UsageError, match="--background applies to --over"):
+        agent_cell(ip, "--provider mock --background -o x")

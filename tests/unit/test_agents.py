@@ -315,3 +315,61 @@ def test_result_renders_html_with_metadata():
     r = BaseAgent(signature=QA, llm_provider="mock").run(question="<b>")
     html = r._repr_html_()
     assert "mock/mock-model" in html and "<th" in html and "tokens" in html
+
+
+async def test_a_blocking_run_on_the_engines_own_loop_fails_fast_instead_of_hanging():
+    inner = BaseAgent(signature=QA, llm_provider="mock")
+    seen = []
+
+    def reply(messages, request):
+        try:
+            inner.run(question="nested")
+        except ConfigurationError as e:
+            seen.append(str(e))
+        return {"answer": "outer", "confidence": 1}
+
+    outer = BaseAgent(signature=QA, llm=LLM(FunctionProvider(reply)))
+    assert outer.run(question="q")["answer"] == "outer"  # inside a running loop: goes to the background loop
+    assert "await agent.arun" in seen[0]
+    assert inner.run(question="still works")["answer"]  # the background loop is not stuck
+
+
+def test_a_failing_batch_row_stops_the_others():
+    calls = []
+
+    class Slow(FunctionProvider):
+        async def acomplete(self, request, model):
+            calls.append(1)
+            await asyncio.sleep(0.05 if len(calls) > 1 else 0)
+            return await super().acomplete(request, model)
+
+    def reply(messages, request):
+        return "garbage" if messages[-1]["content"].endswith("q0") else {"answer": "a", "confidence": 1}
+
+    agent = BaseAgent(signature=QA, llm=LLM(Slow(reply)), retry_attempts=0)
+    with pytest.raises(OutputParseError):
+        agent.run_batch([{"question": f"q{i}"} for i in range(20)], concurrency=2)
+    import time
+
+    time.sleep(0.3)
+    assert len(calls) < 5  # the rest were cancelled, not left running
+
+
+def test_asking_the_local_model_for_another_models_name_is_an_error(no_provider_env):
+    from kaizen_lab.llm.local import local_model_available
+
+    if not local_model_available():
+        pytest.skip("embedded model not installed")
+    with pytest.raises(ConfigurationError, match="'gpt-4o-mini' was asked for"):
+        LLM(model="gpt-4o-mini")
+
+
+def test_an_explicit_provider_keeps_a_slashed_model_id():
+    llm = LLM("openai", "google/gemma-2-9b-it", provider_config={"api_base": "http://127.0.0.1:9/v1"})
+    assert (llm.provider_name, llm.model) == ("openai", "google/gemma-2-9b-it")
+    assert llm.provider.litellm_model(llm.model) == "openai/google/gemma-2-9b-it"
+
+
+def test_config_repr_hides_provider_config():
+    agent = BaseAgent(signature=QA, llm_provider="mock", provider_config={"api_key": "mysecretvalue123"})
+    assert "mysecretvalue123" not in repr(agent.config)

@@ -151,3 +151,18 @@ def test_secrets_are_redacted(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_API_KEY", "abcdefgh12345678")
     text = redact("key abcdefgh12345678 and sk-proj-ABCDEFGHIJKLMNOP and hf_abcdefghijklmnopqrstuvwxyz")
     assert "abcdefgh12345678" not in text and "sk-proj" not in text and "hf_" not in text
+
+
+def test_cache_keys_tell_servers_apart_and_hits_cost_nothing(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    a = LLM("openai", "m", provider_config={"api_base": "http://127.0.0.1:1/v1"}, cache=cache)
+    b = LLM("openai", "m", provider_config={"api_base": "http://127.0.0.1:2/v1"}, cache=cache)
+    request = a.request(MSG)
+    key_a = ResponseCache.key(a.provider.cache_identity(), a.model, request)
+    key_b = ResponseCache.key(b.provider.cache_identity(), b.model, request)
+    assert key_a != key_b
+    priced = FunctionProvider(lambda m, r: "x")
+    llm = LLM(priced, cache=ResponseCache(tmp_path / "d.sqlite"))
+    first = llm.complete(MSG)
+    first_cost = first.cost
+    assert llm.complete(MSG).cost == 0.0 and first_cost == 0.0

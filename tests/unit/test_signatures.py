@@ -183,3 +183,18 @@ def test_unresolvable_annotation_names_the_field_and_the_fix():
         class Broken(Signature):
             q: str = InputField()
             out: Undefined = OutputField()  # noqa: F821 - the point of the test
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x -> y: Optional[int, str]", "x -> y: dict[str]", "x -> y: tuple[()]", "x -> y: Literal", "x -> y: Union"],
+)
+def test_malformed_generics_are_configuration_errors(text):
+    with pytest.raises(ConfigurationError, match="column"):
+        Signature.parse(text)
+
+
+@pytest.mark.parametrize("name", ["describe", "parse", "validate_inputs", "output_json_schema", "fields"])
+def test_field_names_that_clash_with_signature_methods_are_rejected(name):
+    with pytest.raises(ConfigurationError, match="Signature method"):
+        Signature.parse(f"text -> {name}")
