@@ -33,7 +33,35 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     loop = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
         loop = _local.loop = asyncio.new_event_loop()
+        if threading.current_thread() is threading.main_thread():
+            atexit.register(_close_thread_loop, loop)
     return loop
+
+
+async def _cancel_pending() -> None:
+    import asyncio
+
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in pending:  # e.g. litellm's logging worker, which would be "destroyed but pending" at exit
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _close_thread_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if loop.is_closed() or loop.is_running():
+        return
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(_cancel_pending())
+    loop.close()
+
+
+def _stop_background(loop: asyncio.AbstractEventLoop) -> None:
+    import asyncio
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=2)
+    loop.call_soon_threadsafe(loop.stop)
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -45,7 +73,7 @@ def _background_loop() -> asyncio.AbstractEventLoop:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="kaizen-lab-loop", daemon=True)
             thread.start()
-            atexit.register(loop.call_soon_threadsafe, loop.stop)
+            atexit.register(_stop_background, loop)
             _background = loop
         return _background
 
