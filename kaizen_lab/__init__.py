@@ -14,12 +14,27 @@ from .agents import (
     ChainOfThoughtAgent,
     ChainOfThoughtConfig,
     ChainOfThoughtSignature,
+    LiveRun,
     MultiCycleStrategy,
     QAConfig,
     QASignature,
+    ReActAgent,
+    ReActConfig,
+    ReActSignature,
+    ReActStrategy,
+    RunPending,
     SimpleQAAgent,
     SingleShotStrategy,
     Strategy,
+    Transcript,
+)
+from .control import (
+    ControlProtocol,
+    ControlRequest,
+    ControlResponse,
+    HeadlessPolicy,
+    MemoryTransport,
+    Transport,
 )
 from .exceptions import (
     AgentInterrupted,
@@ -29,6 +44,7 @@ from .exceptions import (
     ModelRequestsForbidden,
     OutputParseError,
     ProviderError,
+    SandboxError,
     ToolDeniedError,
 )
 from .llm import (
@@ -47,6 +63,17 @@ from .llm import (
 from .memory import BufferMemory
 from .signatures import InputField, OutputField, Signature
 from .structured import create_structured_output_config
+from .tools import (
+    DangerLevel,
+    ExecutionContext,
+    PermissionMode,
+    PermissionRule,
+    PermissionType,
+    Tool,
+    ToolRegistry,
+    ToolResult,
+    tool,
+)
 from .usage import UsageLedger, global_usage
 
 __version__ = "0.1.0"
@@ -65,11 +92,34 @@ __all__ = [
     "ChainOfThoughtConfig",
     "ChainOfThoughtSignature",
     "MultiCycleStrategy",
+    "LiveRun",
     "QAConfig",
     "QASignature",
+    "ReActAgent",
+    "ReActConfig",
+    "ReActSignature",
+    "ReActStrategy",
+    "RunPending",
     "SimpleQAAgent",
     "SingleShotStrategy",
     "Strategy",
+    "Transcript",
+    # tools, permissions and approvals
+    "DangerLevel",
+    "ExecutionContext",
+    "PermissionMode",
+    "PermissionRule",
+    "PermissionType",
+    "Tool",
+    "ToolRegistry",
+    "ToolResult",
+    "tool",
+    "ControlProtocol",
+    "ControlRequest",
+    "ControlResponse",
+    "HeadlessPolicy",
+    "MemoryTransport",
+    "Transport",
     # models
     "LLM",
     "Completion",
@@ -94,6 +144,7 @@ __all__ = [
     "ModelRequestsForbidden",
     "OutputParseError",
     "ProviderError",
+    "SandboxError",
     "ToolDeniedError",
 ]
 

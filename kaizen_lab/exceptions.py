@@ -8,6 +8,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     │   └── ModelRequestsForbidden   a real network call was attempted while they are switched off
     ├── OutputParseError        the model's output never matched the signature (raw output kept)
     ├── ToolDeniedError         a tool call was refused by a policy or a person
+    │   └── SandboxError        a tool tried to reach outside its workspace or limits
     ├── BudgetExceededError     a cost or token budget ran out
     └── AgentInterrupted        the run was stopped on purpose (Ctrl+C, an interrupt signal)
 """
@@ -24,6 +25,7 @@ __all__ = [
     "ModelRequestsForbidden",
     "OutputParseError",
     "ProviderError",
+    "SandboxError",
     "ToolDeniedError",
 ]
 
@@ -89,6 +91,13 @@ class ToolDeniedError(KaizenError):
         super().__init__(message)
         self.tool = tool
         self.reason = reason
+
+
+class SandboxError(ToolDeniedError, PermissionError):
+    """A tool call tried to leave its sandbox: a path outside the workspace, a host not allowed, a refused command."""
+
+    def __init__(self, message: str, *, tool: str = "", reason: str = "") -> None:
+        super().__init__(message, tool=tool, reason=reason)
 
 
 class BudgetExceededError(KaizenError):

@@ -32,7 +32,15 @@ class Text:
     content: str
 
 
-Action = Fault | Slow | Text
+@dataclass
+class ToolCalls:
+    """Reply with OpenAI-style tool calls: ``[(name, arguments), ...]``."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    content: str = ""
+
+
+Action = Fault | Slow | Text | ToolCalls
 
 
 def llama_backend(body: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +60,18 @@ def _text_reply(content: str, model: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(content) // 4), "total_tokens": 20},
     }
+
+
+def _tool_calls_reply(action: ToolCalls, model: str) -> dict[str, Any]:
+    reply = _text_reply(action.content, model)
+    message = reply["choices"][0]["message"]
+    message["content"] = action.content or None
+    message["tool_calls"] = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for i, (name, args) in enumerate(action.calls)
+    ]
+    reply["choices"][0]["finish_reason"] = "tool_calls"
+    return reply
 
 
 class OpenAICompatibleServer:
@@ -91,6 +111,8 @@ class OpenAICompatibleServer:
                 if isinstance(action, Fault):
                     error = {"error": {"message": action.message, "type": "test", "code": action.status}}
                     return self._send(action.status, error, action.headers)
+                if isinstance(action, ToolCalls):
+                    return self._send(200, _tool_calls_reply(action, body.get("model", "")))
                 if isinstance(action, Text):
                     if body.get("stream"):
                         return self._send_stream(action.content, body.get("model", ""))

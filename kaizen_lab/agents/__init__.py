@@ -2,6 +2,7 @@
 
 from .base import BaseAgent
 from .config import AgentConfig
+from .live import LiveRun, RunPending
 from .result import AgentResult
 from .specialized import (
     ChainOfThoughtAgent,
@@ -9,9 +10,14 @@ from .specialized import (
     ChainOfThoughtSignature,
     QAConfig,
     QASignature,
+    ReActAgent,
+    ReActConfig,
+    ReActSignature,
+    ReActStrategy,
     SimpleQAAgent,
 )
 from .strategies import MultiCycleStrategy, SingleShotStrategy, Strategy
+from .transcript import Step, Transcript
 
 __all__ = [
     "AgentConfig",
@@ -22,8 +28,16 @@ __all__ = [
     "ChainOfThoughtSignature",
     "MultiCycleStrategy",
     "QAConfig",
+    "LiveRun",
     "QASignature",
+    "ReActAgent",
+    "ReActConfig",
+    "ReActSignature",
+    "ReActStrategy",
+    "RunPending",
     "SimpleQAAgent",
     "SingleShotStrategy",
+    "Step",
     "Strategy",
+    "Transcript",
 ]

@@ -6,7 +6,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._sync import run_sync
 from ..exceptions import AgentInterrupted, ConfigurationError
@@ -15,11 +16,16 @@ from ..llm.client import LLM
 from ..memory.buffer import BufferMemory
 from ..prompting import build_messages
 from ..signatures import Signature
+from ..tools import ExecutionContext, Tool, ToolExecutor, ToolRegistry, ToolResult, ToolSpec, build_registry
 from ..usage import UsageLedger, global_usage
 from .config import AgentConfig
 from .predict import Prediction, predict
 from .result import AgentResult
 from .strategies import SingleShotStrategy, Strategy
+
+if TYPE_CHECKING:
+    from ..control.protocol import ControlProtocol
+    from ..control.transport import Transport
 
 __all__ = ["BaseAgent"]
 
@@ -46,6 +52,10 @@ class BaseAgent:
         llm: LLM | None = None,
         agent_id: str | None = None,
         name: str | None = None,
+        tools: str | list[ToolSpec] | ToolRegistry | None = None,
+        context: ExecutionContext | None = None,
+        control: ControlProtocol | Transport | None = None,
+        workspace: str | Any | None = None,
         **overrides: Any,
     ) -> None:
         self.config = AgentConfig.from_any(config, **overrides)
@@ -65,6 +75,37 @@ class BaseAgent:
         self.agent_id = agent_id or f"{self.name}-{uuid.uuid4().hex[:8]}"
         self.usage = UsageLedger()
         self.guidelines: list[str] = []
+        self.workspace = workspace
+        self.tools = build_registry(tools, self._sandbox)
+        self.context = context or ExecutionContext()
+        self._control: ControlProtocol | None = None
+        if control is not None:
+            self.control = control
+
+    def _sandbox(self) -> Any:
+        """The builtin tools' limits; the workspace folder is made only when a builtin tool is asked for."""
+        from ..tools.sandbox import Sandbox
+
+        if isinstance(self.workspace, Sandbox):
+            return self.workspace
+        if self.workspace is not None:
+            return Sandbox(root=Path(self.workspace).expanduser())
+        return Sandbox.default(self.agent_id)
+
+    @property
+    def control(self) -> ControlProtocol:
+        """Who answers approvals and questions (see :mod:`kaizen_lab.control.defaults` for the default)."""
+        if self._control is None:
+            from ..control.defaults import default_control
+
+            self._control = default_control()
+        return self._control
+
+    @control.setter
+    def control(self, value: ControlProtocol | Transport) -> None:
+        from ..control.protocol import ControlProtocol
+
+        self._control = value if isinstance(value, ControlProtocol) else ControlProtocol(value)
 
     def _make_llm(self) -> LLM:
         c = self.config
@@ -93,14 +134,40 @@ class BaseAgent:
             messages=prediction.messages,
         )
         result.cycles = prediction.cycles
+        result.transcript = prediction.transcript
+        if prediction.transcript is not None and prediction.transcript.auto_decided:
+            steps = prediction.transcript.auto_decided
+            who = ", ".join(sorted({s.decided_by for s in steps}))
+            result.warnings.append(f"{len(steps)} tool call(s) were decided by {who}, not by a person.")
         result.params = self._params()
         result = self.postprocess(result)
         if self.memory is not None and session_id is not None:
             self.memory.save(session_id, values, dict(result))  # what the user saw, after postprocessing
         return result
 
-    def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
+    def run(self, session_id: str | None = None, **inputs: Any) -> Any:
+        """Run to completion and return the :class:`AgentResult`.
+
+        In a notebook, a run that may have to wait for a person's click (tools that need approval, answered by
+        approval cards) cannot block the cell — the click would never arrive. It starts as a task on the kernel's
+        event loop instead and returns a :class:`LiveRun` at once: the cards and then the result appear in the
+        cell's output, and ``live.result`` / ``await live`` give the AgentResult.
+        """
+        if self._needs_live_run():
+            from .live import LiveRun
+
+            return LiveRun.start(self, self.arun(session_id=session_id, **inputs))
         return run_sync(self.arun(session_id=session_id, **inputs))
+
+    def _needs_live_run(self) -> bool:
+        if not len(self.tools) or not self.control.interactive:
+            return False
+        if all(self.context.can_use_tool(t).permission.value != "ask" for t in self.tools):
+            return False  # nothing will ask: no reason not to block
+        from ..control.defaults import in_notebook_kernel
+        from .live import on_kernel_loop
+
+        return in_notebook_kernel() and on_kernel_loop()
 
     async def arun_batch(
         self,
@@ -190,6 +257,26 @@ class BaseAgent:
     def _account(self, completion: Completion) -> None:
         self.usage.record(completion, self.agent_id)
         global_usage().record(completion, self.agent_id)
+        self.context.record_cost(completion.cost, f"a {completion.provider} call")  # raises when over budget
+
+    # -- tools ----------------------------------------------------------------------------------------------------
+    @property
+    def executor(self) -> ToolExecutor:
+        return ToolExecutor(self.tools, self.context, self.control)
+
+    async def discover_tools(
+        self, category: str | None = None, *, safe_only: bool = False, max_danger: Any = None
+    ) -> list[Tool]:
+        """This agent's tools, filtered by category ("file", "http", "system", "web", ...) and danger."""
+        return self.tools.discover(category, safe_only=safe_only, max_danger=max_danger)
+
+    async def execute_tool(self, name: str, params: dict[str, Any] | None = None) -> ToolResult:
+        """Run one tool under this agent's permissions (asking for approval when they say so)."""
+        return await self.executor.execute(name, params)
+
+    async def execute_tool_chain(self, calls: Iterable[Any]) -> list[ToolResult]:
+        """Run ``[{"tool": ..., "params": {...}}, ...]`` in order, stopping at the first denial or failure."""
+        return await self.executor.execute_chain(calls)
 
     def get_history(self, session_id: str) -> list[dict[str, Any]]:
         """The remembered turns of a session, oldest first."""

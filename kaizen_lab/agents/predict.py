@@ -22,6 +22,7 @@ class Prediction:
     completions: list[Completion]
     messages: list[Message]
     cycles: list[dict[str, Any]] | None = None  # set by multi-cycle strategies
+    transcript: Any = None  # set by tool-using strategies (a Transcript of thought/action/observation steps)
 
 
 async def predict(

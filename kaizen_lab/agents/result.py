@@ -36,6 +36,7 @@ class AgentResult(dict[str, Any]):
         self.warnings: list[str] = []
         self.low_confidence = False
         self.cycles: list[dict[str, Any]] | None = None  # per-cycle outputs of multi-cycle strategies
+        self.transcript: Any = None  # thought → action → observation steps of a tool-using run (a Transcript)
         self.params: dict[str, Any] = {}  # the model parameters the run used (temperature, max_tokens, ...)
         self.finished_at = time.time()
 
@@ -115,8 +116,13 @@ class AgentResult(dict[str, Any]):
             + (f" · {self.attempts} attempts" if self.attempts > 1 else "")
         )
         warn = "".join(f"<div style='color:#b45309'>⚠ {html.escape(w)}</div>" for w in self.warnings)
+        steps = ""
+        if self.transcript:
+            steps = (
+                f"<details><summary>{len(self.transcript)} step(s)</summary>{self.transcript._repr_html_()}</details>"
+            )
         return (
-            f"<div class='kaizen-result'><table>{rows}</table>{warn}"
+            f"<div class='kaizen-result'><table>{rows}</table>{warn}{steps}"
             f"<div style='color:#6b7280;font-size:smaller'>{meta}</div></div>"
         )
 

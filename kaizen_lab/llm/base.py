@@ -22,6 +22,10 @@ class Provider(abc.ABC):
     async def acomplete(self, request: LLMRequest, model: str) -> Completion:
         """Return one completion or raise ProviderError (``retryable=True`` for transient faults)."""
 
+    def supports_tools(self, model: str) -> bool:
+        """True if the model takes ``tools=[...]`` and answers with tool calls (else agents use JSON actions)."""
+        return False
+
     def check_model(self, model: str) -> None:
         """Raise ConfigurationError if this provider cannot serve ``model`` (never answer under a false name)."""
         return None

@@ -65,6 +65,9 @@ class LLM:
     def structured_mode(self) -> StructuredMode:
         return self.provider.structured_mode(self.model)
 
+    def supports_tools(self) -> bool:
+        return self.provider.supports_tools(self.model)
+
     def request(self, messages: list[Message], **kw: Any) -> LLMRequest:
         kw.setdefault("temperature", self.temperature)
         kw.setdefault("max_tokens", self.max_tokens)

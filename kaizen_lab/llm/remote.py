@@ -77,6 +77,12 @@ class LiteLLMProvider(Provider):
             self._modes[model] = self._detect_mode(model)
         return self._modes[model]
 
+    def supports_tools(self, model: str) -> bool:
+        try:
+            return bool(get_litellm().supports_function_calling(model=self.litellm_model(model)))
+        except Exception:  # a model litellm does not know (a custom server): use JSON actions
+            return False
+
     def _detect_mode(self, model: str) -> StructuredMode:
         if self.name == "ollama":
             return "json_schema"

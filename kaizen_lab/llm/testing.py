@@ -80,14 +80,15 @@ class MockProvider(Provider):
         )
 
 
-Reply = str | dict[str, Any] | Exception
+Reply = str | dict[str, Any] | Exception | Completion
 
 
 class FunctionProvider(Provider):
     """Answers with ``fn(messages, request)`` or, given a list, the next scripted reply.
 
-    A reply may be a string (sent as is: use it to test parsing and re-asks), a dict (sent as JSON) or an
-    exception (raised: use it to test retries). ``calls`` keeps every request for assertions.
+    A reply may be a string (sent as is: use it to test parsing and re-asks), a dict (sent as JSON), a
+    :class:`Completion` (returned as is: use it to script tool calls) or an exception (raised: use it to test
+    retries). ``calls`` keeps every request for assertions.
     """
 
     name = "function"
@@ -98,20 +99,27 @@ class FunctionProvider(Provider):
         fn: Callable[[list[Message], LLMRequest], Reply] | Iterable[Reply],
         *,
         structured: StructuredMode = "prompt",
+        tools: bool = False,
     ) -> None:
         self._fn = fn if callable(fn) else None
         self._script = None if callable(fn) else list(fn)
         self._structured: StructuredMode = structured
         self.calls: list[LLMRequest] = []
+        self._tools = tools
 
     def structured_mode(self, model: str) -> StructuredMode:
         return self._structured
+
+    def supports_tools(self, model: str) -> bool:
+        return self._tools
 
     async def acomplete(self, request: LLMRequest, model: str) -> Completion:
         self.calls.append(request)
         reply = self._next(request)
         if isinstance(reply, Exception):
             raise reply
+        if isinstance(reply, Completion):  # scripted tool calls
+            return reply
         content = reply if isinstance(reply, str) else json.dumps(reply)
         return Completion(
             content=content,

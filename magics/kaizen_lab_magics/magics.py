@@ -20,7 +20,11 @@ from kaizen_lab import (
     BaseAgent,
     ChainOfThoughtAgent,
     ConfigurationError,
+    ExecutionContext,
+    LiveRun,
     OutputParseError,
+    PermissionMode,
+    ReActAgent,
     ResponseCache,
     Signature,
     SimpleQAAgent,
@@ -32,8 +36,8 @@ from ._signature_cell import parse_signature_cell
 from ._template import interpolate
 from ._views import MessagesView, ParseFailureView
 
-BUILTIN_AGENTS: dict[str, type[BaseAgent]] = {"qa": SimpleQAAgent, "cot": ChainOfThoughtAgent}
-COMING_AGENTS = ("react", "rag", "code", "memory", "vision", "transcription", "extraction")
+BUILTIN_AGENTS: dict[str, type[BaseAgent]] = {"qa": SimpleQAAgent, "cot": ChainOfThoughtAgent, "react": ReActAgent}
+COMING_AGENTS = ("rag", "code", "memory", "vision", "transcription", "extraction")
 POLL_SECONDS = 0.05
 
 
@@ -80,13 +84,26 @@ class KaizenMagics(Magics):
     @argument("-s", "--signature", default="question -> answer", help="a signature string or a Signature's name")
     @argument("--input", help="the input field that gets the cell's text (default: the first required input)")
     @argument("--set", action="append", default=[], metavar="FIELD=VARIABLE", help="fill an input from a variable")
+    @argument("--tools", help='let the agent act (ReAct): "all", or names such as read_file,write_file')
+    @argument("--max-cycles", type=int, default=6, help="with --tools: reason/act cycles before answering")
+    @argument("--mode", default="default", choices=[m.value for m in PermissionMode], help="with --tools: permissions")
+    @argument("--workspace", help="with --tools: the folder file tools may use (default: a per-agent folder)")
     @_common_arguments
     @cell_magic
     def agent(self, line: str, cell: str) -> Any:
-        """Run a signature on the cell's text: ``%%agent -s "question -> answer, confidence: float" -o res``."""
+        """Run a signature on the cell's text: ``%%agent -s "question -> answer, confidence: float" -o res``.
+
+        With ``--tools`` the agent reasons and acts (ReAct); calls that need approval show a card in the cell's
+        output and the kernel stays free while you decide.
+        """
         args = parse_argstring(self.agent, line)
         sig = self._signature(args.signature)
-        agent = self._agent(("agent", sig), lambda llm, turns: BaseAgent(signature=sig, llm=llm, max_turns=turns), args)
+        if args.tools:
+            agent = self._tool_agent(sig, args)
+        else:
+            agent = self._agent(
+                ("agent", sig), lambda llm, turns: BaseAgent(signature=sig, llm=llm, max_turns=turns), args
+            )
         if args.over:
             return self._batch(agent, args, cell)
         inputs = self._inputs(agent, cell, args)
@@ -249,6 +266,27 @@ class KaizenMagics(Magics):
             agent = self.state.agents[full_key] = make(self._llm(args), 10 if args.session else 0)
         return agent
 
+    def _tool_agent(self, sig: type[Signature], args: Any) -> BaseAgent:
+        if args.over or args.stream:
+            raise UsageError("--tools runs one task at a time and shows each step: leave out --over and --stream.")
+        tools = "all" if args.tools == "all" else [t.strip() for t in args.tools.split(",") if t.strip()]
+
+        def make(llm: LLM, turns: int) -> BaseAgent:
+            return ReActAgent(
+                signature=sig,
+                llm=llm,
+                max_turns=turns,
+                tools=tools,
+                max_cycles=args.max_cycles,
+                context=ExecutionContext(args.mode),
+                workspace=args.workspace,
+            )
+
+        try:
+            return self._agent(("react", sig, args.tools, args.max_cycles, args.mode, args.workspace), make, args)
+        except ConfigurationError as e:
+            raise UsageError(str(e)) from None
+
     def _named_agent(self, args: Any) -> BaseAgent:
         name = args.name
         value = self.shell.user_ns.get(name)
@@ -299,10 +337,27 @@ class KaizenMagics(Magics):
             raise UsageError(f"The model's reply did not fit the signature after {e.attempts} attempt(s).") from None
         except ConfigurationError as e:
             raise UsageError(str(e)) from None
+        if isinstance(result, LiveRun):  # waiting for a click: it is already on screen; follow it to the end
+            self._follow(result, args.out)
+            return None
         self.state.history.append(result)
         if args.out:
             self.shell.user_ns[args.out] = result
         return result
+
+    def _follow(self, live: LiveRun, out: str | None) -> None:
+        """``-o`` names the LiveRun until it finishes, then the AgentResult itself."""
+        if out:
+            self.shell.user_ns[out] = live
+
+        def finished(task: Any) -> None:
+            if task.cancelled() or task.exception() is not None:
+                return
+            self.state.history.append(task.result())
+            if out and self.shell.user_ns.get(out) is live:
+                self.shell.user_ns[out] = task.result()
+
+        live.task.add_done_callback(finished)
 
     def _run_streaming(self, agent: BaseAgent, inputs: dict[str, Any], session: str | None) -> AgentResult:
         """Run on the background loop while this (the cell's) thread shows the text as it arrives."""

@@ -68,7 +68,8 @@ def running_lab(workdir: Path) -> Iterator[Lab]:
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # no news toast
     port, token = _free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_PATH"}
+    # The browser plays the person: no headless approval policy (CI, KAIZEN_APPROVAL_POLICY) in the kernels.
+    env = {k: v for k, v in os.environ.items() if k not in {"JUPYTER_PATH", "CI", "KAIZEN_APPROVAL_POLICY"}}
     env |= {
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_DATA_DIR": str(home / "data"),

@@ -83,8 +83,8 @@ def test_kaizen_magic_runs_builtins_and_agent_objects(ip):
         signature="topic -> summary", llm=LLM(FunctionProvider(lambda m, q: {"summary": "s"}))
     )
     assert ip.run_cell_magic("kaizen", "mine", "cats")["summary"] == "s"
-    with pytest.raises(UsageError, match="'react' is not available"):
-        ip.run_cell_magic("kaizen", "react", "x")
+    with pytest.raises(UsageError, match="'rag' is not available"):
+        ip.run_cell_magic("kaizen", "rag", "x")
     with pytest.raises(UsageError, match="No agent named 'nobody'"):
         ip.run_cell_magic("kaizen", "nobody", "x")
 
@@ -261,3 +261,24 @@ def test_dry_run_of_a_batch_previews_the_first_row_and_calls_nothing(ip):
         agent_cell(ip, "-s 'review -> label' --provider mock --over frame --stream", "# map")
     with pytest.raises(UsageError, match="--background applies to --over"):
         agent_cell(ip, "--provider mock --background -o x")
+
+
+def test_agent_with_tools_acts_under_permissions(ip, tmp_path, monkeypatch):
+    monkeypatch.setenv("KAIZEN_APPROVAL_POLICY", "deny")  # a headless run: nobody clicks
+    line = f"--tools write_file,list_directory --provider mock --max-cycles 2 --workspace {tmp_path} -o res"
+    r = agent_cell(ip, line, "Save a note")
+    assert ip.user_ns["res"] is r
+    assert r.transcript[0].action == "write_file" and r.transcript[0].outcome == "denied"
+    assert "decided by policy:deny" in r.warnings[0]
+    assert list(tmp_path.iterdir()) == []
+    r = agent_cell(ip, line + " --mode bypass", "Save a note")
+    assert r.transcript[0].outcome == "executed" and (tmp_path / "mock value").read_text() == "mock value"
+
+
+def test_agent_tools_options_are_checked(ip, monkeypatch):
+    monkeypatch.setenv("KAIZEN_APPROVAL_POLICY", "deny")
+    with pytest.raises(UsageError, match="No builtin tool is named 'teleport'"):
+        agent_cell(ip, "--tools teleport --provider mock", "x")
+    ip.user_ns["frame"] = __import__("pandas").DataFrame({"question": ["a"]})
+    with pytest.raises(UsageError, match="leave out --over and --stream"):
+        agent_cell(ip, "--tools all --provider mock --over frame", "# per row")

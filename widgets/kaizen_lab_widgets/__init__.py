@@ -1,5 +1,7 @@
 """Inline widgets for Kaizen Lab.
 
+- :class:`ApprovalCard`, :class:`QuestionCard`, :class:`WidgetTransport`: approvals and questions from a running
+  agent, answered with a click while the kernel stays free.
 - :class:`Progress`: done/failed/ETA/tokens/cost of a batch or multi-step run, with a Cancel button.
 - :class:`SignatureBuilder`: design a Signature with a form, see its source and schema, try it on one example.
 - :func:`usage_table`, :func:`usage_figure`: the calls made so far, as a DataFrame and a plotly chart (pandas and
@@ -8,8 +10,17 @@
 
 from __future__ import annotations
 
+from .approval import ApprovalCard, QuestionCard, WidgetTransport
 from .progress import Progress
 from .signature_builder import SignatureBuilder
 from .usage import usage_figure, usage_table
 
-__all__ = ["Progress", "SignatureBuilder", "usage_figure", "usage_table"]
+__all__ = [
+    "ApprovalCard",
+    "Progress",
+    "QuestionCard",
+    "SignatureBuilder",
+    "WidgetTransport",
+    "usage_figure",
+    "usage_table",
+]

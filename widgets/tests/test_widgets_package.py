@@ -16,4 +16,12 @@ def test_import_loads_no_plotly_or_pandas():
 def test_public_names():
     import kaizen_lab_widgets
 
-    assert set(kaizen_lab_widgets.__all__) == {"Progress", "SignatureBuilder", "usage_figure", "usage_table"}
+    assert set(kaizen_lab_widgets.__all__) == {
+        "ApprovalCard",
+        "Progress",
+        "QuestionCard",
+        "SignatureBuilder",
+        "WidgetTransport",
+        "usage_figure",
+        "usage_table",
+    }

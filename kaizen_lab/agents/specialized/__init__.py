@@ -1,4 +1,5 @@
 from .chain_of_thought import ChainOfThoughtAgent, ChainOfThoughtConfig, ChainOfThoughtSignature
+from .react import ReActAgent, ReActConfig, ReActSignature, ReActStrategy
 from .simple_qa import QAConfig, QASignature, SimpleQAAgent
 
 __all__ = [
@@ -7,5 +8,9 @@ __all__ = [
     "ChainOfThoughtSignature",
     "QAConfig",
     "QASignature",
+    "ReActAgent",
+    "ReActConfig",
+    "ReActSignature",
+    "ReActStrategy",
     "SimpleQAAgent",
 ]

@@ -1,0 +1,141 @@
+"""LiveRun: a notebook run that may wait for a click, so it must not block the cell.
+
+A running cell holds back widget messages (ipywidgets #3039): a cell that blocks until "Approve" is clicked
+never hears the click. So the run becomes a task on the kernel's own event loop and the cell returns at once;
+the approval cards, then the result (or the error), appear in this cell's output through widgets, which is
+how output reaches a cell that has already finished. Measured to work on ipykernel 6.29, 7.3 and 7.4
+(``shared/notes/jupyter-approvals.md``); blocking waits and jupyter-ui-poll fail on at least one of them.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import KaizenError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .base import BaseAgent
+    from .result import AgentResult
+
+__all__ = ["LiveRun", "RunPending", "on_kernel_loop"]
+
+
+class RunPending(KaizenError):
+    """The result of a LiveRun was read before the run finished."""
+
+
+def on_kernel_loop() -> bool:
+    """True in a notebook cell: the main thread with the kernel's event loop running."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return threading.current_thread() is threading.main_thread()
+
+
+class LiveRun:
+    """A run in progress. ``live.result`` (once done), ``await live``, ``live.cancel()``, ``live.done``.
+
+    When the run has finished it reads like the AgentResult: ``live["answer"]``, ``live.transcript``.
+    """
+
+    def __init__(self, agent: BaseAgent, task: asyncio.Task[AgentResult]) -> None:
+        self.agent = agent
+        self.task = task
+        self.started = time.time()
+        self.widget: Any = None
+        self._status: Any = None
+        self._out: Any = None
+
+    @classmethod
+    def start(cls, agent: BaseAgent, coro: Coroutine[Any, Any, AgentResult]) -> LiveRun:
+        import asyncio
+
+        live = cls(agent, asyncio.get_running_loop().create_task(coro))
+        live._show()
+        live.task.add_done_callback(live._finished)
+        return live
+
+    # -- state ----------------------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.task.done()
+
+    @property
+    def result(self) -> AgentResult:
+        if not self.task.done():
+            raise RunPending(
+                f"{self.agent.name} is still running (it may be waiting for your approval in the cell above). "
+                "Answer the card, then read .result again — or `await` this object in a new cell."
+            )
+        return self.task.result()
+
+    def cancel(self) -> None:
+        """Stop the run; a pending approval card shows it was cancelled."""
+        self.task.cancel()
+
+    def __await__(self) -> Generator[Any, None, AgentResult]:
+        return self.task.__await__()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.result[key]
+
+    def __getattr__(self, name: str) -> Any:
+        """Once finished, a LiveRun reads like its AgentResult (``live.transcript``, ``live.cost``, ...)."""
+        if name.startswith("_"):  # display hooks and other protocols must not wait for the run
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    # -- display --------------------------------------------------------------------------------------------------
+    def _state(self) -> str:
+        if not self.task.done():
+            return f"⏳ {html.escape(self.agent.name)} is running — answer any request below; the result appears here."
+        if self.task.cancelled():
+            return f"⏹ {html.escape(self.agent.name)} was cancelled."
+        error = self.task.exception()
+        if error is not None:
+            what = f"{type(error).__name__}: {error}"
+            return f"✖ {html.escape(self.agent.name)} failed: {html.escape(what)}"
+        return f"✔ {html.escape(self.agent.name)} finished in {time.time() - self.started:.1f} s."
+
+    def _show(self) -> None:
+        from IPython.display import display
+
+        try:
+            import ipywidgets as w
+        except ImportError:  # no widgets: the status is all we can show; read .result later
+            display(self)
+            return
+        self._status = w.HTML(self._state())
+        self._out = w.Output()
+        transport = self.agent.control.transport
+        view = transport.new_view() if hasattr(transport, "new_view") else getattr(transport, "view", None)
+        self.widget = w.VBox([self._status, *([view] if view is not None else []), self._out])
+        self.widget.add_class("kaizen-live-run")
+        display(self.widget)
+
+    def _finished(self, task: asyncio.Task[AgentResult]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here, so asyncio does not log "exception was never retrieved"
+        if self._status is None:
+            return
+        self._status.value = self._state()
+        if not task.cancelled() and task.exception() is None:
+            self._out.append_display_data(task.result())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str] | tuple[Any, Any]:
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
+            return self.task.result()._repr_mimebundle_()
+        return {"text/plain": repr(self), "text/html": f"<div class='kaizen-live-status'>{self._state()}</div>"}
+
+    def __repr__(self) -> str:
+        state = "running" if not self.task.done() else ("cancelled" if self.task.cancelled() else "done")
+        return f"LiveRun({self.agent.name}, {state})"

@@ -1,0 +1,163 @@
+"""Run tool calls under an agent's permissions: decide, ask when needed, execute, charge, record.
+
+Failures come back as :class:`ToolResult` data (the model reads them as observations) — a bad argument, a denial,
+a sandbox refusal or a crash in the tool never ends the run. Two things do: an exhausted budget
+(:class:`BudgetExceededError`) and cancellation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._secrets import redact
+from ..exceptions import BudgetExceededError, SandboxError
+from .base import Tool, ToolResult
+from .permissions import AuditEntry, ExecutionContext, PermissionType
+from .registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from ..control.protocol import ControlProtocol
+
+__all__ = ["ToolExecutor"]
+
+ToolCallSpec = Mapping[str, Any] | tuple[str, Mapping[str, Any]]
+
+
+class ToolExecutor:
+    def __init__(self, registry: ToolRegistry, context: ExecutionContext, control: ControlProtocol) -> None:
+        self.registry = registry
+        self.context = context
+        self.control = control
+
+    async def execute(
+        self, name: str, params: Mapping[str, Any] | None = None, *, step: int | None = None
+    ) -> ToolResult:
+        params = dict(params or {})
+        tool = self.registry.get(name)
+        if tool is None:
+            available = ", ".join(self.registry.names) or "none"
+            return self._refused(name, params, "unknown", f"There is no tool {name!r}; available: {available}.", step)
+        try:
+            args = tool.validate(params)
+        except ValueError as e:
+            return self._refused(name, params, "validation", f"{e}. Check the tool's parameters.", step, tool)
+        decision = self.context.can_use_tool(tool)
+        if decision.source == "mode:plan":
+            return self._finish(
+                ToolResult(
+                    name,
+                    args,
+                    success=False,
+                    approved=False,
+                    decided_by="mode:plan",
+                    reason=decision.reason,
+                    step=step,
+                    planned=True,
+                ),
+                tool,
+                "planned",
+            )
+        if decision.permission is PermissionType.DENY:
+            return self._refused(name, args, decision.source, f"Denied: {decision.reason}.", step, tool)
+        decided_by, reason = decision.source, decision.reason
+        if decision.permission is PermissionType.ASK:
+            approval = await self.control.request_approval(
+                tool.name,
+                _shown(args),
+                danger=tool.danger.name,
+                category=tool.category,
+                reason=decision.reason,
+                preview=_preview(tool, args),
+            )
+            decided_by, reason = approval.decided_by, approval.reason or decision.reason
+            if not approval.approved:
+                who = "no answer in time" if approval.timed_out else f"denied by {approval.decided_by}"
+                return self._refused(
+                    name, args, decided_by, f"Not approved ({who}). {approval.reason}".strip(), step, tool
+                )
+            if approval.always:
+                self.context.allow_for_session(tool.name)
+        self.context.check_budget(tool.cost, tool.name)
+        return self._finish(await self._run(tool, args, decided_by, reason, step), tool)
+
+    async def _run(
+        self, tool: Tool, args: dict[str, Any], decided_by: str, reason: str, step: int | None
+    ) -> ToolResult:
+        started = time.perf_counter()
+        result = ToolResult(
+            tool.name, args, success=False, approved=True, decided_by=decided_by, reason=reason, step=step
+        )
+        try:
+            result.result = await tool.acall(args)
+            result.success = True
+        except (BudgetExceededError, KeyboardInterrupt):
+            raise
+        except SandboxError as e:
+            result.error = str(e)
+        except Exception as e:  # the tool's own failure is the model's observation, not a crash of the run
+            result.error = f"{type(e).__name__}: {redact(str(e))}"
+        result.duration = time.perf_counter() - started
+        return result
+
+    def _refused(
+        self, name: str, params: dict[str, Any], decided_by: str, error: str, step: int | None, tool: Tool | None = None
+    ) -> ToolResult:
+        result = ToolResult(
+            name, params, success=False, approved=False, error=error, decided_by=decided_by, reason=error, step=step
+        )
+        return self._finish(result, tool, "denied")
+
+    def _finish(self, result: ToolResult, tool: Tool | None, outcome: str | None = None) -> ToolResult:
+        cost = tool.cost if (tool is not None and result.success) else 0.0
+        self.context.record(
+            AuditEntry(
+                tool=result.tool,
+                params=result.params,
+                danger=tool.danger.name if tool is not None else "",
+                outcome=outcome or ("executed" if result.success else "failed"),
+                decided_by=result.decided_by,
+                reason=result.reason if result.success or not result.approved else (result.error or ""),
+                cost=cost,
+            )
+        )
+        if result.success:
+            self.context.record_tool_usage(result.tool, cost)  # may raise BudgetExceededError: the run stops
+        return result
+
+    async def execute_chain(self, calls: Iterable[ToolCallSpec]) -> list[ToolResult]:
+        """Run calls in order; stop at the first denial or failure (its ``step`` says which)."""
+        results: list[ToolResult] = []
+        for step, call in enumerate(calls, start=1):
+            name, params = _unpack(call)
+            result = await self.execute(name, params, step=step)
+            results.append(result)
+            if not (result.success or result.planned):
+                break
+        return results
+
+
+def _unpack(call: ToolCallSpec) -> tuple[str, Mapping[str, Any]]:
+    if isinstance(call, tuple):
+        return call[0], call[1]
+    name = call.get("tool") or call.get("name")
+    params = call.get("params", call.get("parameters", call.get("arguments", {})))
+    if not isinstance(name, str):
+        raise ValueError(f"A chain step needs a tool name: {{'tool': 'read_file', 'params': {{...}}}}; got {call!r}.")
+    return name, params
+
+
+def _shown(args: dict[str, Any]) -> dict[str, Any]:
+    """What an approval card may show: the arguments with secrets masked."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
+
+
+def _preview(tool: Tool, args: dict[str, Any]) -> str | None:
+    if tool.preview is None:
+        return None
+    try:
+        text = tool.preview(args)
+    except Exception as e:  # a preview is a courtesy; it must not block the approval
+        return f"(no preview: {e})"
+    return redact(text) if text else None
