@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
 	touch $@
 
 test: install lint
-	# Offline and reproducible even where a developer has API keys set or an Ollama running.
-	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local $(PY) -m pytest tests widgets/tests notebooks $(NBVAL)
+	# Offline and reproducible even where a developer has API keys set or an Ollama running; nobody clicks under
+	# nbval, so tool approvals in the notebooks are answered by a scripted policy (see notebooks/headless-approvals.json).
+	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local \
+		KAIZEN_APPROVAL_POLICY=script:$(CURDIR)/notebooks/headless-approvals.json $(PY) -m pytest tests widgets/tests notebooks $(NBVAL)
 
 lint: install
 	$(PY) -m ruff check .

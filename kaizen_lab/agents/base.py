@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -90,7 +91,8 @@ class BaseAgent:
             return self.workspace
         if self.workspace is not None:
             return Sandbox(root=Path(self.workspace).expanduser())
-        return Sandbox.default(self.agent_id)
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip(".-") or "agent"
+        return Sandbox.default(folder)  # by name, not id: files the agent wrote are still there after a restart
 
     @property
     def control(self) -> ControlProtocol:

@@ -88,6 +88,13 @@ class Transcript(list[Step]):
         """Steps whose approval was decided by a headless policy: no person looked at them."""
         return [s for s in self if s.decided_by.startswith("policy:")]
 
+    def __repr__(self) -> str:
+        lines = [f"Transcript({len(self)} steps)"]
+        for s in self:
+            obs = s.observation if len(s.observation) <= 80 else s.observation[:80] + "…"
+            lines.append(f"  {s.cycle}. {s.action}({json.dumps(s.action_input, default=str)}) → {s.outcome}: {obs}")
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         head = "".join(
             f"<th style='text-align:left'>{h}</th>" for h in ("#", "thought", "action", "outcome", "observation")

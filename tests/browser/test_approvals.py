@@ -38,6 +38,9 @@ type(agent.control.transport).__name__"""
         Cell("live.result['answer'], live.result.transcript[0].decided_by"),
         Cell('again = agent.run(task="Save a greeting to denied.txt")'),
         Cell("again.result['answer'], again.result.transcript[0].outcome"),
+        Cell("%load_ext kaizen_lab"),
+        Cell("%%kaizen agent -o res\nSave a greeting to magic.txt"),
+        Cell("type(res).__name__, res['answer']"),
     ]
 
 
@@ -56,12 +59,14 @@ def test_approve_then_deny_a_file_write_in_jupyterlab(lab: Lab, page: Page, tmp_
             ToolCalls([("finish", {"answer": "saved approved.txt"})]),
             ToolCalls([("write_file", {"path": "denied.txt", "content": "should not exist"})]),
             Text('{"answer": "the write was denied"}'),
+            ToolCalls([("write_file", {"path": "magic.txt", "content": "from the magic"})]),
+            ToolCalls([("finish", {"answer": "saved magic.txt"})]),
         ]
         write_notebook(lab.root / "approvals.ipynb", cells(server.url, workspace))
         page.goto(lab.lab_url("approvals.ipynb"))
         panel = page.locator(PANEL)
         outputs = panel.locator(".jp-CodeCell .jp-Cell-outputArea")
-        expect(panel.locator(".jp-CodeCell")).to_have_count(5)
+        expect(panel.locator(".jp-CodeCell")).to_have_count(8)
         expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle")
         run_cell(page, 0)
         expect(outputs.nth(0)).to_contain_text("WidgetTransport")
@@ -94,3 +99,14 @@ def test_approve_then_deny_a_file_write_in_jupyterlab(lab: Lab, page: Page, tmp_
         assert not (workspace / "denied.txt").exists()
         told = server.requests[3]["messages"][-1]
         assert told["role"] == "tool" and told["content"].startswith("DENIED")
+
+        # %%kaizen with a tool-using agent: the same card; -o names the AgentResult once the run is done.
+        run_cell(page, 5)
+        run_cell(page, 6)
+        card = outputs.nth(6).locator(".kaizen-approval")
+        expect(card).to_contain_text("magic.txt")
+        card.locator(".kaizen-approve button, button.kaizen-approve").first.click()
+        expect(outputs.nth(6)).to_contain_text("saved magic.txt")
+        run_cell(page, 7)
+        expect(outputs.nth(7)).to_contain_text("('AgentResult', 'saved magic.txt')")
+        assert (workspace / "magic.txt").read_text() == "from the magic"
