@@ -27,6 +27,7 @@ from .strategies import SingleShotStrategy, Strategy
 if TYPE_CHECKING:
     from ..control.protocol import ControlProtocol
     from ..control.transport import Transport
+    from .live import LiveRun
 
 __all__ = ["BaseAgent"]
 
@@ -80,6 +81,7 @@ class BaseAgent:
         self.tools = build_registry(tools, self._sandbox)
         self.context = context or ExecutionContext()
         self._control: ControlProtocol | None = None
+        self._default_control: tuple[tuple[str, ...], ControlProtocol] | None = None
         if control is not None:
             self.control = control
 
@@ -96,12 +98,18 @@ class BaseAgent:
 
     @property
     def control(self) -> ControlProtocol:
-        """Who answers approvals and questions (see :mod:`kaizen_lab.control.defaults` for the default)."""
-        if self._control is None:
-            from ..control.defaults import default_control
+        """Who answers approvals and questions (see :mod:`kaizen_lab.control.defaults` for the default).
 
-            self._control = default_control()
-        return self._control
+        The default follows ``KAIZEN_APPROVAL_POLICY`` and ``CI`` as they are now, so ``%env`` in a notebook applies.
+        """
+        if self._control is not None:
+            return self._control
+        from ..control.defaults import default_control, default_key
+
+        key = default_key()
+        if self._default_control is None or self._default_control[0] != key:
+            self._default_control = (key, default_control())
+        return self._default_control[1]
 
     @control.setter
     def control(self, value: ControlProtocol | Transport) -> None:
@@ -126,6 +134,7 @@ class BaseAgent:
     async def arun(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
         started = time.perf_counter()
         values = self.signature.validate_inputs(inputs)
+        self.context.check_budget(0.0, "this run")  # a budget already spent stops the next run before it pays
         prediction = await self.strategy.execute(self, values, session_id=session_id)
         result = AgentResult(
             prediction.outputs,
@@ -147,7 +156,7 @@ class BaseAgent:
             self.memory.save(session_id, values, dict(result))  # what the user saw, after postprocessing
         return result
 
-    def run(self, session_id: str | None = None, **inputs: Any) -> Any:
+    def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult | LiveRun:
         """Run to completion and return the :class:`AgentResult`.
 
         In a notebook, a run that may have to wait for a person's click (tools that need approval, answered by

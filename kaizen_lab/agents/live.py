@@ -25,9 +25,22 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveRun", "RunPending", "on_kernel_loop"]
 
+_RUNNING: set[asyncio.Task[Any]] = set()
 
-class RunPending(KaizenError):
-    """The result of a LiveRun was read before the run finished."""
+
+class RunPending(KaizenError, AttributeError):
+    """The result of a LiveRun was read before the run finished (an AttributeError too, so ``hasattr`` is False)."""
+
+
+async def _in_view(view: Any, coro: Coroutine[Any, Any, AgentResult]) -> AgentResult:
+    """Run ``coro`` with its approval cards bound to ``view`` (this run's container, under this cell)."""
+    from ..control.transport import run_view
+
+    token = run_view.set(view)
+    try:
+        return await coro
+    finally:
+        run_view.reset(token)
 
 
 def on_kernel_loop() -> bool:
@@ -59,8 +72,11 @@ class LiveRun:
     def start(cls, agent: BaseAgent, coro: Coroutine[Any, Any, AgentResult]) -> LiveRun:
         import asyncio
 
-        live = cls(agent, asyncio.get_running_loop().create_task(coro))
-        live._show()
+        transport = agent.control.transport
+        view = transport.new_view() if hasattr(transport, "new_view") else None
+        live = cls(agent, asyncio.get_running_loop().create_task(_in_view(view, coro)))
+        _RUNNING.add(live.task)  # the loop keeps only weak references to tasks
+        live._show(view)
         live.task.add_done_callback(live._finished)
         return live
 
@@ -72,11 +88,14 @@ class LiveRun:
     @property
     def result(self) -> AgentResult:
         if not self.task.done():
-            raise RunPending(
-                f"{self.agent.name} is still running (it may be waiting for your approval in the cell above). "
-                "Answer the card, then read .result again — or `await` this object in a new cell."
-            )
+            raise self._pending()
         return self.task.result()
+
+    def _pending(self) -> RunPending:
+        return RunPending(
+            f"{self.agent.name} is still running (it may be waiting for your approval in the cell above). "
+            "Answer the card, then read .result again (on ipykernel 7 you may also `await` it in a new cell)."
+        )
 
     def cancel(self) -> None:
         """Stop the run; a pending approval card shows it was cancelled."""
@@ -92,7 +111,10 @@ class LiveRun:
         """Once finished, a LiveRun reads like its AgentResult (``live.transcript``, ``live.cost``, ...)."""
         if name.startswith("_"):  # display hooks and other protocols must not wait for the run
             raise AttributeError(name)
-        return getattr(self.result, name)
+        if not self.task.done():
+            raise self._pending()
+        # Not self.result: RunPending is an AttributeError, and a property raising one would land back here.
+        return getattr(self.task.result(), name)
 
     # -- display --------------------------------------------------------------------------------------------------
     def _state(self) -> str:
@@ -106,7 +128,7 @@ class LiveRun:
             return f"✖ {html.escape(self.agent.name)} failed: {html.escape(what)}"
         return f"✔ {html.escape(self.agent.name)} finished in {time.time() - self.started:.1f} s."
 
-    def _show(self) -> None:
+    def _show(self, view: Any) -> None:
         from IPython.display import display
 
         try:
@@ -116,13 +138,12 @@ class LiveRun:
             return
         self._status = w.HTML(self._state())
         self._out = w.Output()
-        transport = self.agent.control.transport
-        view = transport.new_view() if hasattr(transport, "new_view") else getattr(transport, "view", None)
         self.widget = w.VBox([self._status, *([view] if view is not None else []), self._out])
         self.widget.add_class("kaizen-live-run")
         display(self.widget)
 
     def _finished(self, task: asyncio.Task[AgentResult]) -> None:
+        _RUNNING.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved here, so asyncio does not log "exception was never retrieved"
         if self._status is None:

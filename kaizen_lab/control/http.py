@@ -201,6 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             response = ControlResponse.from_dict(json.loads(self.rfile.read(length)))
+            # A client answers as a person ("user" or "user:<its name>"); it cannot claim to be a policy or a timeout
+            # in the audit trail.
+            if not response.decided_by.startswith("user:"):
+                response.decided_by = "user"
         except ValueError as e:  # invalid JSON, or not a response object
             self._json(400, {"error": f"malformed answer: {e}"})
             return

@@ -93,8 +93,8 @@ class HeadlessPolicy(Transport):
         kind, level = kind.lower(), arg.strip().upper()
         if kind == "deny" and not arg:
             return cls(DangerLevel.SAFE, name="deny")
-        if kind == "approve" and level in {"", "ALL", *DangerLevel.__members__}:
-            return cls(DangerLevel.HIGH if level in {"", "ALL"} else DangerLevel[level])
+        if kind == "approve" and level in {"ALL", *DangerLevel.__members__}:  # bare "approve" is too easy a typo
+            return cls(DangerLevel.HIGH if level == "ALL" else DangerLevel[level])
         if kind == "script" and arg:
             return cls._from_script(Path(arg).expanduser())
         raise ConfigurationError(

@@ -45,7 +45,7 @@ class Answer:
 class ControlProtocol:
     """Send requests through ``transport`` and await their answers (``timeout`` seconds by default)."""
 
-    def __init__(self, transport: Transport, *, timeout: float = 300.0) -> None:
+    def __init__(self, transport: Transport, *, timeout: float | None = 300.0) -> None:
         self.transport = transport
         self.timeout = timeout
         self.log: list[tuple[ControlRequest, ControlResponse | None]] = []
@@ -158,7 +158,8 @@ class ControlProtocol:
         await self.transport.close()
 
     def __repr__(self) -> str:
-        return f"ControlProtocol({type(self.transport).__name__}, timeout={self.timeout:g}s)"
+        wait = "none" if self.timeout is None else f"{self.timeout:g}s"
+        return f"ControlProtocol({type(self.transport).__name__}, timeout={wait})"
 
 
 def _settle(future: asyncio.Future[ControlResponse], response: ControlResponse) -> None:

@@ -7,13 +7,19 @@ with each :class:`ControlResponse` it receives; the protocol matches it to the w
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
 from .messages import ControlRequest, ControlResponse
 
-__all__ = ["Deliver", "MemoryTransport", "Transport"]
+__all__ = ["Deliver", "MemoryTransport", "Transport", "run_view"]
 
 Deliver = Callable[[ControlResponse], None]
+
+#: Where the UI of the current run goes (a widget container set by a notebook LiveRun); None elsewhere.
+run_view: ContextVar[Any] = ContextVar("kaizen_run_view", default=None)
 
 
 class Transport(abc.ABC):
@@ -23,15 +29,20 @@ class Transport(abc.ABC):
     interactive: bool = True
 
     def __init__(self) -> None:
-        self._deliver: Deliver | None = None
+        self._delivers: list[Deliver] = []
+        self._attach_lock = threading.Lock()
 
     def attach(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+        """Several protocols may share one transport (two agents, one HTTP endpoint): each answer goes to all of
+        them, and only the one waiting for that request id takes it."""
+        with self._attach_lock:
+            self._delivers = [*self._delivers, deliver]
 
     def deliver(self, response: ControlResponse) -> None:
-        if self._deliver is None:
+        if not self._delivers:
             raise RuntimeError("This transport is not attached to a ControlProtocol yet.")
-        self._deliver(response)
+        for deliver in self._delivers:
+            deliver(response)
 
     @abc.abstractmethod
     async def send(self, request: ControlRequest) -> None:
@@ -55,6 +66,7 @@ class MemoryTransport(Transport):
         self.sent: list[ControlRequest] = []
         self.responses: list[ControlResponse] = []
         self.responder = responder
+        self.interactive = responder is None  # a responder answers at once: nothing ever waits for a person
 
     async def send(self, request: ControlRequest) -> None:
         self.sent.append(request)

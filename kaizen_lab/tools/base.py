@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import inspect
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +94,10 @@ class Tool:
         category: str = "custom",
         cost: float = 0.0,
         preview: Callable[[dict[str, Any]], str | None] | None = None,
+        localns: dict[str, Any] | None = None,
     ) -> Tool:
+        """``localns`` resolves string annotations naming types local to a function (``from __future__ import
+        annotations``); :func:`tool` passes the defining scope's names."""
         import pydantic
 
         tool_name = name or str(getattr(fn, "__name__", ""))
@@ -103,7 +107,7 @@ class Tool:
             )
         summary, arg_docs = _parse_docstring(fn.__doc__)
         try:
-            hints = get_type_hints(fn)
+            hints = get_type_hints(fn, localns=localns)
         except Exception as e:  # an annotation that cannot be resolved
             raise ConfigurationError(f"Tool {tool_name!r}: cannot resolve its type annotations ({e}).") from e
         fields: dict[str, Any] = {}
@@ -181,13 +185,27 @@ def tool(
     danger: DangerLevel | str | int = DangerLevel.LOW,
     category: str = "custom",
     cost: float = 0.0,
+    preview: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Any:
-    """Decorator: ``@tool`` or ``@tool(danger="high")`` turns a typed function into a :class:`Tool`."""
+    """Decorator: ``@tool`` or ``@tool(danger="high")`` turns a typed function into a :class:`Tool`.
 
-    def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(f, name=name, description=description, danger=danger, category=category, cost=cost)
+    The result is a Tool, not the function: call the function itself with ``t.function(...)``.
+    """
 
-    return wrap(fn) if fn is not None else wrap
+    def wrap(f: Callable[..., Any], depth: int = 1) -> Tool:
+        scope = sys._getframe(depth).f_locals  # where the function was defined: its local types resolve
+        return Tool.from_function(
+            f,
+            name=name,
+            description=description,
+            danger=danger,
+            category=category,
+            cost=cost,
+            preview=preview,
+            localns=dict(scope),
+        )
+
+    return wrap(fn, 2) if fn is not None else wrap
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._secrets import redact
+from .._secrets import redact, redact_data
 from ..exceptions import BudgetExceededError, SandboxError
 from .base import Tool, ToolResult
 from .permissions import AuditEntry, ExecutionContext, PermissionType
@@ -34,6 +34,14 @@ class ToolExecutor:
     async def execute(
         self, name: str, params: Mapping[str, Any] | None = None, *, step: int | None = None
     ) -> ToolResult:
+        if not isinstance(params, Mapping | None):  # e.g. a model's tool call whose arguments were a JSON list
+            return self._refused(
+                name,
+                {"arguments": params},
+                "validation",
+                f"The arguments of {name} must be a JSON object, not {type(params).__name__}.",
+                step,
+            )
         params = dict(params or {})
         tool = self.registry.get(name)
         if tool is None:
@@ -63,14 +71,18 @@ class ToolExecutor:
             return self._refused(name, args, decision.source, f"Denied: {decision.reason}.", step, tool)
         decided_by, reason = decision.source, decision.reason
         if decision.permission is PermissionType.ASK:
-            approval = await self.control.request_approval(
-                tool.name,
-                _shown(args),
-                danger=tool.danger.name,
-                category=tool.category,
-                reason=decision.reason,
-                preview=_preview(tool, args),
-            )
+            try:
+                approval = await self.control.request_approval(
+                    tool.name,
+                    redact_data(args),
+                    danger=tool.danger.name,
+                    category=tool.category,
+                    reason=decision.reason,
+                    preview=_preview(tool, args),
+                )
+            except Exception as e:  # the approver itself failed (a closed stdout, a port in use): deny, say why
+                why = f"Not approved: the approval request could not be shown ({type(e).__name__}: {redact(str(e))})."
+                return self._refused(name, args, "error", why, step, tool)
             decided_by, reason = approval.decided_by, approval.reason or decision.reason
             if not approval.approved:
                 who = "no answer in time" if approval.timed_out else f"denied by {approval.decided_by}"
@@ -90,9 +102,10 @@ class ToolExecutor:
             tool.name, args, success=False, approved=True, decided_by=decided_by, reason=reason, step=step
         )
         try:
-            result.result = await tool.acall(args)
+            # Tool output reaches the model, the transcript and the saved notebook: keys in it are masked.
+            result.result = redact_data(await tool.acall(args))
             result.success = True
-        except (BudgetExceededError, KeyboardInterrupt):
+        except BudgetExceededError:
             raise
         except SandboxError as e:
             result.error = str(e)
@@ -110,6 +123,7 @@ class ToolExecutor:
         return self._finish(result, tool, "denied")
 
     def _finish(self, result: ToolResult, tool: Tool | None, outcome: str | None = None) -> ToolResult:
+        result.params = redact_data(result.params)  # the record is shown in transcripts and notebooks
         cost = tool.cost if (tool is not None and result.success) else 0.0
         self.context.record(
             AuditEntry(
@@ -146,11 +160,6 @@ def _unpack(call: ToolCallSpec) -> tuple[str, Mapping[str, Any]]:
     if not isinstance(name, str):
         raise ValueError(f"A chain step needs a tool name: {{'tool': 'read_file', 'params': {{...}}}}; got {call!r}.")
     return name, params
-
-
-def _shown(args: dict[str, Any]) -> dict[str, Any]:
-    """What an approval card may show: the arguments with secrets masked."""
-    return {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
 
 
 def _preview(tool: Tool, args: dict[str, Any]) -> str | None:

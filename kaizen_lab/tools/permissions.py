@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._secrets import redact
+from .._secrets import redact, redact_data
 from ..exceptions import BudgetExceededError, ConfigurationError
 from .base import DangerLevel
 
@@ -156,6 +156,8 @@ class ExecutionContext:
         for rule in self.rules:
             if rule.matches(name):
                 kind = PermissionType(rule.permission_type)
+                if kind is ask and name in self.session_allowed:  # "Always allow" answers this rule's question
+                    return PermissionDecision(allow, f"{name} was allowed for this session", "session")
                 reason = rule.reason or f"rule {rule.pattern!r} says {kind.value}"
                 return PermissionDecision(kind, reason, f"rule:{rule.pattern}")
         if self.mode is PermissionMode.BYPASS:
@@ -214,7 +216,7 @@ class ExecutionContext:
 
     # -- audit ----------------------------------------------------------------------------------------------------
     def record(self, entry: AuditEntry) -> None:
-        entry.params = _redacted(entry.params)
+        entry.params = redact_data(entry.params)
         entry.reason = redact(entry.reason)
         with self._lock:
             self.audit.append(entry)
@@ -244,12 +246,3 @@ class ExecutionContext:
 
     def __repr__(self) -> str:
         return f"ExecutionContext(mode={self.mode.value!r}, budget_limit={self.budget_limit}, spent={self._spent:.4f})"
-
-
-def _redacted(params: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    try:
-        return dict(json.loads(redact(json.dumps(params, default=str))))
-    except (TypeError, ValueError):
-        return {k: redact(str(v)) for k, v in params.items()}

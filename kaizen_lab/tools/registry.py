@@ -59,7 +59,7 @@ class ToolRegistry:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td><code>{html.escape(t.signature_text())}</code></td><td>{t.category}</td><td>{t.danger.name}</td>"
+            f"<tr><td><code>{html.escape(t.signature_text())}</code></td><td>{html.escape(t.category)}</td><td>{t.danger.name}</td>"
             f"<td>{html.escape(t.description.splitlines()[0] if t.description else '')}</td></tr>"
             for t in self._tools.values()
         )

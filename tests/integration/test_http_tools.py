@@ -91,6 +91,11 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/status/"):
                 code = int(path.rsplit("/", 1)[1])
                 self._reply(code, f"status {code} body".encode(), "text/plain", {})
+            elif path == "/redirect-to":  # ?to=<absolute url>
+                from urllib.parse import parse_qs, urlsplit
+
+                target = parse_qs(urlsplit(self.path).query)["to"][0]
+                self._reply(302, b"", "text/plain", {"Location": target})
             elif path == "/slow":
                 time.sleep(2)
                 self._reply(200, b"late", "text/plain", {})
@@ -248,3 +253,15 @@ async def test_extract_links_returns_absolute_links_in_page_order(tools: dict[st
         "https://other.example/x?y=1",
         f"{server.base}/page",
     ]
+
+
+async def test_credentials_are_not_forwarded_to_another_host_on_redirect(tmp_path: Path, server: Server) -> None:
+    sandbox = Sandbox(root=tmp_path, allowed_hosts=frozenset({"127.0.0.1", "localhost"}), http_timeout=5)
+    get = {t.name: t for t in builtin_tools(sandbox)}["http_get"]
+    secret = {"Authorization": "Bearer abc123", "X-Other": "kept"}
+    same = await get.acall({"url": f"{server.base}/redirect", "headers": secret})
+    assert json.loads(same["body"])["headers"]["Authorization"] == "Bearer abc123"  # same host: kept
+    other = server.base.replace("127.0.0.1", "localhost") + "/echo"
+    moved = await get.acall({"url": f"{server.base}/redirect-to?to={other}", "headers": secret})
+    headers = json.loads(moved["body"])["headers"]
+    assert "Authorization" not in headers and headers["X-Other"] == "kept"

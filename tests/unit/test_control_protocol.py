@@ -301,7 +301,7 @@ async def test_headless_policy_records_progress():
         ("approve:low", DangerLevel.LOW, "approve-up-to-low"),
         ("approve:MEDIUM", DangerLevel.MEDIUM, "approve-up-to-medium"),
         ("approve:all", DangerLevel.HIGH, "approve-up-to-high"),
-        (" approve ", DangerLevel.HIGH, "approve-up-to-high"),
+        (" approve:high ", DangerLevel.HIGH, "approve-up-to-high"),
     ],
 )
 def test_policy_from_env_specs(spec, level, name, monkeypatch):
@@ -316,7 +316,9 @@ def test_policy_from_env_unset_is_none(monkeypatch):
     assert HeadlessPolicy.from_env("  ") is None
 
 
-@pytest.mark.parametrize("spec", ["allow", "deny:all", "approve:extreme", "script:", "approve-all"])
+@pytest.mark.parametrize(
+    "spec", ["allow", "deny:all", "approve:extreme", "script:", "approve-all", "approve", "approve:"]
+)
 def test_a_bad_policy_spec_names_the_allowed_forms(spec):
     with pytest.raises(ConfigurationError) as info:
         HeadlessPolicy.from_env(spec)

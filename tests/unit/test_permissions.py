@@ -229,3 +229,30 @@ async def test_secrets_never_reach_the_audit_or_the_card(monkeypatch: pytest.Mon
     await ex.execute("edit", {"path": "cfg", "content": "key=sk-live-1234567890abcdef"})
     assert "sk-live" not in str(transport.sent[0].payload)
     assert "sk-live" not in ctx.audit_frame().to_string()
+
+
+async def test_always_allow_answers_an_ask_rule_too() -> None:
+    transport = MemoryTransport(responder=lambda req: {"approved": True, "always": True})
+    ex, _ = executor(ExecutionContext(rules=[PermissionRule("ed.*", "ask")]), transport=transport)
+    for _ in range(3):
+        await ex.execute("edit", {"path": "p", "content": "c"})
+    assert len(transport.sent) == 1
+
+
+async def test_one_transport_shared_by_two_agents_answers_both() -> None:
+    shared = HeadlessPolicy("high")
+    first = ToolExecutor(ToolRegistry(ALL), ExecutionContext(), ControlProtocol(shared, timeout=1))
+    second = ToolExecutor(ToolRegistry(ALL), ExecutionContext(), ControlProtocol(shared, timeout=1))
+    a = await first.execute("wipe", {"target": "a"})
+    b = await second.execute("wipe", {"target": "b"})
+    assert (a.decided_by, b.decided_by) == ("policy:approve-up-to-high", "policy:approve-up-to-high")
+
+
+async def test_a_failing_approver_denies_instead_of_crashing() -> None:
+    class Broken(MemoryTransport):
+        async def send(self, request):
+            raise OSError("stdout is closed")
+
+    ex, _ = executor(transport=Broken())
+    r = await ex.execute("wipe", {"target": "x"})
+    assert not r.approved and "could not be shown (OSError: stdout is closed)" in r.error

@@ -87,7 +87,7 @@ def test_out_of_cycles_answers_from_the_transcript() -> None:
     final_prompt = provider.calls[-1].messages[0]["content"]
     assert "Cycle 1 observation: buy milk" in final_prompt
     # a repeated call is neither run nor asked again: the model is told, and sees the earlier result
-    assert "Cycle 3 observation: (You already called lookup with these arguments in cycle 1" in final_prompt
+    assert "Cycle 3 observation: (You just called lookup with these arguments in cycle 2" in final_prompt
     assert r.transcript[-1].action == "finish" and len(r.transcript) == 4
 
 
@@ -154,3 +154,77 @@ def test_step_schema_without_tools_still_allows_finishing() -> None:
 
     schema = step_schema([], ReActSignature)
     assert [b["properties"]["action"]["const"] for b in schema["anyOf"]] == ["finish"]
+
+
+def test_a_call_repeated_after_a_change_runs_again() -> None:
+    NOTES["todo.txt"] = "buy milk"
+    replies = [step("lookup", name="todo.txt"), step("erase", name="todo.txt"), step("lookup", name="todo.txt")]
+    a, _ = agent([*replies, {"answer": "gone"}], transport=HeadlessPolicy("high"))
+    r = a.run(task="erase my todo and check")
+    assert [s.observation for s in r.transcript[:3]] == ["buy milk", "erased todo.txt", "no note todo.txt"]
+
+
+def test_a_spent_budget_stops_the_next_run_before_it_pays() -> None:
+    replies = [tool_reply(call("lookup", 0, name="todo.txt"), cost=0.3), tool_reply(call("finish", 1, answer="x"))]
+    a, provider = agent(replies * 3, native=True, context=ExecutionContext(budget_limit=0.5))
+    a.run(task="q")
+    with pytest.raises(BudgetExceededError):
+        a.run(task="q")
+    calls = len(provider.calls)
+    with pytest.raises(BudgetExceededError, match="this run"):
+        a.run(task="q")
+    assert len(provider.calls) == calls  # no third paid call
+
+
+def test_native_arguments_that_are_not_an_object_are_an_observation() -> None:
+    bad = Completion("", "function", "fn", Usage(1, 1), tool_calls=[ToolCall("c0", "lookup", ["todo.txt"])])  # type: ignore[arg-type]
+    a, provider = agent([bad, tool_reply(call("finish", 1, answer="ok"))], native=True)
+    r = a.run(task="q")
+    assert r["answer"] == "ok" and "must be a JSON object" in provider.calls[1].messages[-1]["content"]
+
+
+def test_tool_schemas_with_enums_and_sub_models_resolve_inside_the_step_schema() -> None:
+    import enum
+
+    import jsonschema
+    import pydantic
+
+    class Color(enum.Enum):
+        red = "red"
+        blue = "blue"
+
+    class Box(pydantic.BaseModel):
+        width: int
+        color: Color
+
+    @tool
+    def paint(color: Color, box: Box) -> str:
+        """Paint a box."""
+        return "ok"
+
+    from kaizen_lab.agents.specialized.react import ReActSignature
+
+    schema = step_schema([paint], ReActSignature)
+    good = {"thought": "", "action": "paint", "action_input": {"color": "red", "box": {"width": 1, "color": "blue"}}}
+    jsonschema.validate(good, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**good, "action_input": {**good["action_input"], "color": "green"}}, schema)
+
+
+def test_secrets_in_arguments_and_results_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICE_API_KEY", "very-secret-value-123")
+
+    @tool(danger="safe")
+    def config(headers: dict[str, str]) -> str:
+        """Echo a config."""
+        return f"token={headers['Authorization']}"
+
+    transport = MemoryTransport()
+    provider = FunctionProvider(
+        [step("config", headers={"Authorization": "very-secret-value-123"}), step("finish", answer="done")],
+        structured="json_schema",
+    )
+    r = ReActAgent(llm=LLM(provider), tools=[config], control=transport).run(task="q")
+    shown = repr(r.transcript) + r.transcript._repr_html_() + r.transcript.to_frame().to_string()
+    assert "very-secret-value-123" not in shown and "***" in shown
+    assert "very-secret-value-123" not in provider.calls[1].messages[-1]["content"]  # not sent back to the model

@@ -21,7 +21,7 @@ from typing import Any
 import ipywidgets as w
 
 from kaizen_lab.control.messages import ControlRequest, ControlResponse
-from kaizen_lab.control.transport import Transport
+from kaizen_lab.control.transport import Transport, run_view
 from kaizen_lab.exceptions import ConfigurationError
 from kaizen_lab.tools.base import DangerLevel
 
@@ -199,10 +199,11 @@ class QuestionCard(_Card):
 
 
 class WidgetTransport(Transport):
-    """Shows each request as a card in :attr:`view` and hands clicks to the protocol.
+    """Shows each request as a card and hands clicks to the protocol.
 
-    Display the transport (or ``transport.view``) once, in the cell that starts the run; cards and the progress line
-    are appended to that container as requests arrive, from whichever thread the agent's loop runs on.
+    Where a card goes: into the container of the run that asked (a notebook ``LiveRun`` binds one per run through
+    :data:`kaizen_lab.control.transport.run_view`, so two runs never mix); else into :attr:`view` once that has been
+    displayed; else it is displayed on its own, in the output of the cell that is awaiting it.
     """
 
     interactive = True
@@ -211,28 +212,39 @@ class WidgetTransport(Transport):
         super().__init__()
         self.cards: dict[str, _Card] = {}
         self.history: list[tuple[ControlRequest, ControlResponse]] = []
-        self._lock = threading.Lock()  # serialises changes to the container and to the progress line
-        self.new_view()
+        self._lock = threading.Lock()  # serialises changes to containers and progress lines
+        self._progress_rows: dict[str, tuple[w.FloatProgress, w.HTML]] = {}  # by container model id
+        self._view_shown = False
+        self.view = self.new_view()
 
     def new_view(self) -> w.VBox:
-        """Start a fresh container (one per run, so a second run's cards do not appear under the first cell)."""
+        """A fresh container for one run's cards and progress line."""
         view = w.VBox(layout=w.Layout(width="100%"))
         view.add_class("kaizen-control")
-        with self._lock:
-            self.view = view
-            self.progress_bar: w.FloatProgress | None = None
-            self.progress_label: w.HTML | None = None
         return view
 
+    def _target(self) -> w.VBox | None:
+        bound = run_view.get()
+        if bound is not None:
+            return bound
+        return self.view if self._view_shown else None
+
     async def send(self, request: ControlRequest) -> None:
+        target = self._target()
         if request.kind == "progress":
-            self._progress(request.payload)
+            if target is not None:  # a bare awaited call has no container to put a progress line in
+                self._progress(target, request.payload)
             return
         kind = ApprovalCard if request.kind == "approval" else QuestionCard
         card = kind(request, lambda data: self.deliver(ControlResponse(request.id, data, decided_by="user")))
         with self._lock:
             self.cards[request.id] = card
-            self.view.children = (*self.view.children, card)
+            if target is not None:
+                target.children = (*target.children, card)
+        if target is None:
+            from IPython.display import display
+
+            display(card)
 
     async def resolved(self, request: ControlRequest, response: ControlResponse) -> None:
         with self._lock:
@@ -246,17 +258,18 @@ class WidgetTransport(Transport):
         """Requests still waiting for an answer."""
         return [card.request for card in list(self.cards.values()) if not card.answered]
 
-    def _progress(self, payload: dict[str, Any]) -> None:
-        """One bar and label for the whole run, created by the first progress report and updated in place."""
+    def _progress(self, view: w.VBox, payload: dict[str, Any]) -> None:
+        """One bar and label per run, created by its first progress report and updated in place."""
         pct = payload.get("percentage")
         with self._lock:
-            if self.progress_bar is None or self.progress_label is None:
-                self.progress_bar = w.FloatProgress(value=0.0, min=0.0, max=100.0, layout=w.Layout(width="240px"))
-                self.progress_label = w.HTML()
-                row = w.HBox([self.progress_bar, self.progress_label], layout=w.Layout(align_items="center"))
+            if view.model_id not in self._progress_rows:
+                bar = w.FloatProgress(value=0.0, min=0.0, max=100.0, layout=w.Layout(width="240px"))
+                label = w.HTML()
+                row = w.HBox([bar, label], layout=w.Layout(align_items="center"))
                 row.add_class("kaizen-progress")
-                self.view.children = (*self.view.children, row)
-            bar, label = self.progress_bar, self.progress_label
+                view.children = (*view.children, row)
+                self._progress_rows[view.model_id] = (bar, label)
+            bar, label = self._progress_rows[view.model_id]
             with bar.hold_sync():
                 if pct is not None:
                     bar.value = max(0.0, min(100.0, float(pct)))
@@ -265,6 +278,7 @@ class WidgetTransport(Transport):
             label.value = html.escape(str(payload.get("message", ""))) + suffix
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        self._view_shown = True  # from now on, cards of runs without their own container go here
         data = dict(self.view._repr_mimebundle_(**kwargs) or {})
         data["text/plain"] = repr(self)
         return data

@@ -36,12 +36,19 @@ def updates(comms: dict[str, Any], widget: w.Widget) -> list[dict[str, Any]]:
     return comms[widget.model_id].updates()
 
 
+def shown_transport() -> WidgetTransport:
+    """A transport whose own view has been displayed (as when a cell shows it), so cards are appended there."""
+    transport = WidgetTransport()
+    transport._repr_mimebundle_()
+    return transport
+
+
 def approval_request(**payload: Any) -> ControlRequest:
     return ControlRequest("approval", {"action": "write_file", "details": {"path": "a.txt"}, **payload}, timeout=300)
 
 
 async def test_approve_from_another_thread_resolves_the_task_and_updates_the_frontend(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     task = asyncio.create_task(
         protocol.request_approval("write_file", {"path": "a.txt"}, danger="MEDIUM", reason="Writes a file", timeout=5)
@@ -69,7 +76,7 @@ async def test_approve_from_another_thread_resolves_the_task_and_updates_the_fro
 
 
 async def test_deny_and_always(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
 
     denied = asyncio.create_task(protocol.request_approval("delete_file", {"path": "x"}, danger="HIGH", timeout=5))
@@ -111,7 +118,7 @@ def test_double_clicks_answer_once_even_from_racing_threads(comms):
 
 
 async def test_a_click_reaches_the_protocol_once(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     delivered: list[ControlResponse] = []
     real = protocol.deliver
@@ -126,7 +133,7 @@ async def test_a_click_reaches_the_protocol_once(comms):
 
 
 async def test_timeout_marks_the_card_and_later_clicks_are_ignored(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     approval = await protocol.request_approval("write_file", {"path": "a.txt"}, danger="MEDIUM", timeout=0.05)
     assert (approval.approved, approval.timed_out) == (False, True)
@@ -138,7 +145,7 @@ async def test_timeout_marks_the_card_and_later_clicks_are_ignored(comms):
 
 
 async def test_cancelling_the_run_marks_the_card(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     task = asyncio.create_task(protocol.request_approval("write_file", {}, timeout=5))
     card = await next_card(transport)
@@ -189,7 +196,7 @@ def test_diff_preview_is_tinted_and_capped(comms):
 
 
 async def test_question_with_options(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     task = asyncio.create_task(protocol.ask_user_question("Which <db>?", ["postgres", "sqlite"], timeout=5))
     card = await next_card(transport)
@@ -206,7 +213,7 @@ async def test_question_with_options(comms):
 
 
 async def test_free_text_question(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     task = asyncio.create_task(protocol.ask_user_question("Name the branch", default="main", timeout=5))
     card = await next_card(transport)
@@ -222,7 +229,7 @@ async def test_free_text_question(comms):
 
 
 async def test_question_timeout_uses_the_default(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     answer = await protocol.ask_user_question("Continue?", ["yes", "no"], default="no", timeout=0.05)
     assert (answer.answer, answer.timed_out) == ("no", True)
@@ -231,24 +238,25 @@ async def test_question_timeout_uses_the_default(comms):
 
 
 async def test_progress_updates_one_bar(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     await protocol.report_progress("Reading <files>", 25)
     await protocol.report_progress("Writing", 100)
     await protocol.report_progress("Done")
     assert len(transport.view.children) == 1
-    assert "kaizen-progress" in transport.view.children[0]._dom_classes
-    assert transport.progress_bar is not None and transport.progress_label is not None
-    assert transport.progress_bar.value == 100 and transport.progress_bar.bar_style == "success"
-    assert transport.progress_label.value == "Done"
-    assert {"value": 25.0} in updates(comms, transport.progress_bar)
-    assert any(u.get("value") == "Reading &lt;files&gt; — 25 %" for u in updates(comms, transport.progress_label))
+    row = transport.view.children[0]
+    assert "kaizen-progress" in row._dom_classes
+    bar, label = row.children
+    assert bar.value == 100 and bar.bar_style == "success"
+    assert label.value == "Done"
+    assert {"value": 25.0} in updates(comms, bar)
+    assert any(u.get("value") == "Reading &lt;files&gt; — 25 %" for u in updates(comms, label))
     assert transport.history == [], "progress is not a decision"
 
 
 def test_agent_loop_on_a_background_thread(comms):
     """The agent's loop in a worker thread builds and resolves the cards; the click comes from this thread."""
-    transport = WidgetTransport()
+    transport = shown_transport()
     protocol = ControlProtocol(transport)
     result: list[Any] = []
 
@@ -272,8 +280,38 @@ def test_agent_loop_on_a_background_thread(comms):
 
 
 def test_displays_as_its_view(comms):
-    transport = WidgetTransport()
+    transport = shown_transport()
     bundle = transport._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == transport.view.model_id
     assert bundle["text/plain"] == "<WidgetTransport: 0 requests, 0 waiting>"
     assert "kaizen-control" in transport.view._dom_classes
+
+
+async def test_cards_of_each_run_go_to_that_runs_container(comms):
+    from kaizen_lab.control.transport import run_view
+
+    transport = WidgetTransport()
+    protocol = ControlProtocol(transport, timeout=0.05)
+    views = [transport.new_view(), transport.new_view()]
+
+    async def run(view: w.VBox, action: str) -> None:
+        token = run_view.set(view)
+        try:
+            await protocol.request_approval(action, {}, danger="HIGH")
+        finally:
+            run_view.reset(token)
+
+    await asyncio.gather(run(views[0], "first"), run(views[1], "second"))
+    assert [c.request.payload["action"] for c in views[0].children] == ["first"]
+    assert [c.request.payload["action"] for c in views[1].children] == ["second"]
+    assert transport.view.children == ()
+
+
+async def test_a_card_with_no_container_is_displayed_where_the_call_is_awaited(comms, monkeypatch):
+    shown: list[Any] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    transport = WidgetTransport()  # never displayed itself: e.g. `await agent.execute_tool(...)` in a cell
+    protocol = ControlProtocol(transport, timeout=0.05)
+    await protocol.request_approval("write_file", {"path": "a"}, danger="MEDIUM")
+    assert len(shown) == 1 and isinstance(shown[0], ApprovalCard)
+    assert transport.view.children == ()

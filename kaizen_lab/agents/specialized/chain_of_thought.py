@@ -9,6 +9,7 @@ import pydantic
 
 from ...signatures import InputField, OutputField, Signature
 from ..base import BaseAgent
+from ..live import LiveRun
 from ..result import AgentResult
 
 __all__ = ["ChainOfThoughtAgent", "ChainOfThoughtConfig", "ChainOfThoughtSignature"]
@@ -51,7 +52,7 @@ class ChainOfThoughtAgent(BaseAgent):
     def __init__(self, config: Any = None, **kw: Any) -> None:
         super().__init__(config if config is not None else ChainOfThoughtConfig(), **kw)
 
-    def think(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult:
+    def think(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult | LiveRun:
         return self.run(session_id=session_id, question=question, context=context)
 
     async def athink(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult:

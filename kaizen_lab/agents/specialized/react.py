@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._secrets import redact_data
 from ...llm._types import Completion, Message
 from ...prompting import format_inputs
 from ...signatures import InputField, OutputField, Signature, _type_name
@@ -103,6 +104,7 @@ class _Run:
         self.messages: list[Message] = []
 
     async def _complete(self, **kw: Any) -> Completion:
+        self.agent.context.check_budget(0.0, "the next model call")  # spent is already over: do not pay again
         llm = self.agent.llm
         completion = await llm.acomplete(llm.request(list(self.messages), **kw))
         self.completions.append(completion)
@@ -114,16 +116,19 @@ class _Run:
         await self.agent.control.report_progress(f"Cycle {cycle}/{self.max_cycles}: {what}", pct)
 
     async def _act(self, cycle: int, thought: str, name: str, args: dict[str, Any]) -> Step:
-        earlier = next((s for s in self.transcript if s.action == name and s.action_input == args), None)
-        if earlier is not None and earlier.tool_result is not None:  # a loop: neither run nor ask again
-            note = f"(You already called {name} with these arguments in cycle {earlier.cycle}; do something else.) "
-            step = Step(cycle, thought, name, args, note + earlier.observation, earlier.tool_result)
+        last = self.transcript[-1] if self.transcript else None
+        earlier = last.tool_result if last is not None and last.action == name else None
+        if last and earlier and earlier.params == redact_data(args) and earlier.decided_by != "timeout":
+            # The same call twice in a row is a loop (small models do it): neither run nor ask again. Calls with
+            # something in between run again, since the world may have changed (a write, then a fresh listing).
+            note = f"(You just called {name} with these arguments in cycle {last.cycle}; do something else.) "
+            step = Step(cycle, thought, name, earlier.params, note + earlier.observation(), earlier)
             self.transcript.append(step)
             return step
         await self._progress(cycle, f"calling {name}")
         result = await self.agent.execute_tool(name, args)
         result.step = cycle
-        step = Step(cycle, thought, name, args, result.observation(), result)
+        step = Step(cycle, thought, name, result.params, result.observation(), result)
         self.transcript.append(step)
         return step
 
@@ -218,10 +223,31 @@ def step_schema(tools: list[Tool], sig: type[Signature], *, finish: bool = True)
             "additionalProperties": False,
         }
 
-    branches = [branch(t.name, _closed(t.parameters)) for t in tools]
+    defs: dict[str, Any] = {}
+    branches = [branch(t.name, _hoist(_closed(t.parameters), t.name, defs)) for t in tools]
     if finish or not branches:
-        branches.append(branch(FINISH, _closed(sig.output_schema)))
-    return {"anyOf": branches}
+        branches.append(branch(FINISH, _hoist(_closed(sig.output_schema), FINISH, defs)))
+    return {"anyOf": branches, **({"$defs": defs} if defs else {})}
+
+
+def _hoist(schema: dict[str, Any], prefix: str, defs: dict[str, Any]) -> dict[str, Any]:
+    """Move a nested schema's ``$defs`` (enums, sub-models) to the root, renamed per tool, so ``#/$defs/...``
+    references still resolve once the schema sits inside the step schema."""
+    local = schema.pop("$defs", {})
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node = {**node, "$ref": f"#/$defs/{prefix}__{ref.removeprefix('#/$defs/')}"}
+            return {k: rename(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rename(v) for v in node]
+        return node
+
+    for name, sub in local.items():
+        defs[f"{prefix}__{name}"] = rename(sub)
+    return rename(schema)
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...signatures import InputField, OutputField, Signature
 from ..base import BaseAgent
+from ..live import LiveRun
 from ..result import AgentResult
 
 __all__ = ["QAConfig", "QASignature", "SimpleQAAgent"]
@@ -46,7 +47,7 @@ class SimpleQAAgent(BaseAgent):
         super().__init__(config if config is not None else QAConfig(), **kw)
         self.min_confidence_threshold = float(getattr(self.raw_config, "min_confidence_threshold", 0.5))
 
-    def ask(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult:
+    def ask(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult | LiveRun:
         return self.run(session_id=session_id, question=question, context=context)
 
     async def aask(self, question: str, context: str = "", session_id: str | None = None) -> AgentResult:

@@ -134,7 +134,7 @@ def _timeout(method: str, url: str, seconds: float) -> TimeoutError:
 
 def _redirects_checked_by(sandbox: Sandbox, tool: str) -> Any:
     import urllib.request
-    from urllib.parse import urljoin
+    from urllib.parse import urljoin, urlsplit
 
     class CheckedRedirects(urllib.request.HTTPRedirectHandler):
         """Follow a redirect only to a URL the sandbox would allow directly (no hop to file://, ftp:// or evil.com)."""
@@ -143,6 +143,14 @@ def _redirects_checked_by(sandbox: Sandbox, tool: str) -> Any:
             if location := headers.get("location") or headers.get("uri"):
                 sandbox.check_url(urljoin(req.full_url, location), tool=tool)
             return super().http_error_302(req, fp, code, msg, headers)
+
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and urlsplit(newurl).netloc.lower() != urlsplit(req.full_url).netloc.lower():
+                for name in ("Authorization", "Cookie", "Proxy-authorization"):  # credentials stay with their host
+                    new.headers.pop(name, None)
+                    new.unredirected_hdrs.pop(name, None)
+            return new
 
         http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
