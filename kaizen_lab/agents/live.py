@@ -152,6 +152,17 @@ class LiveRun:
         if not task.cancelled() and task.exception() is None:
             self._out.append_display_data(task.result())
 
+    def _ipython_display_(self) -> None:
+        """``live`` as a cell's last line: the result once done; nothing while running (the live view is already
+        on screen, and a second, frozen "running" line would only mislead)."""
+        from IPython.display import display
+
+        done = self.task.done() and not self.task.cancelled() and self.task.exception() is None
+        if done:
+            display(self.task.result())
+        elif self.widget is None:
+            display(self._repr_mimebundle_(), raw=True)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str] | tuple[Any, Any]:
         if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
             return self.task.result()._repr_mimebundle_()

@@ -81,6 +81,8 @@ def test_approve_then_deny_a_file_write_in_jupyterlab(lab: Lab, page: Page, tmp_
         card.locator(".kaizen-approve button, button.kaizen-approve").first.click()
         expect(card.locator(".kaizen-decision")).to_contain_text("Approved by you")
         expect(outputs.nth(1)).to_contain_text("saved approved.txt")  # the result, under the card
+        expect(outputs.nth(1)).to_contain_text("Done: 2 step(s)")  # the progress line ends
+        expect(outputs.nth(1)).not_to_contain_text("is running")  # no stale status from the `live` line
         page.screenshot(path=ARTIFACTS / "jupyterlab-approve.png", full_page=True)
         assert (workspace / "approved.txt").read_text() == "hello from the agent"
         run_cell(page, 2)

@@ -138,7 +138,7 @@ def test_progress_is_reported_each_cycle() -> None:
     a, _ = agent([step("lookup", name="todo.txt"), step("finish", answer="a")], transport=transport)
     a.run(task="q")
     progress = [r.payload["message"] for r in transport.sent if r.kind == "progress"]
-    assert progress == ["Cycle 1/3: thinking", "Cycle 1/3: calling lookup", "Cycle 2/3: thinking"]
+    assert progress == ["Cycle 1/3: thinking", "Cycle 1/3: calling lookup", "Cycle 2/3: thinking", "Done: 2 step(s)"]
 
 
 def test_parse_step_errors_are_specific() -> None:

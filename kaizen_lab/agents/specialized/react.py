@@ -84,6 +84,7 @@ class ReActStrategy(Strategy):
             run.transcript.append(
                 Step(self.max_cycles + 1, "Out of cycles: answering from the transcript.", FINISH, outputs)
             )
+        await agent.control.report_progress(f"Done: {len(run.transcript)} step(s)", 100.0)
         prediction = Prediction(outputs, run.completions, run.messages)
         prediction.transcript = run.transcript
         return prediction
