@@ -40,6 +40,7 @@ from .exceptions import (
     AgentInterrupted,
     BudgetExceededError,
     ConfigurationError,
+    HookVetoError,
     KaizenError,
     ModelRequestsForbidden,
     OutputParseError,
@@ -47,6 +48,8 @@ from .exceptions import (
     SandboxError,
     ToolDeniedError,
 )
+from .hooks import BaseHook, HookContext, HookEvent, HookManager, HookResult
+from .interrupts import InterruptManager, InterruptMode, InterruptSource
 from .llm import (
     LLM,
     Completion,
@@ -136,8 +139,28 @@ __all__ = [
     "BufferMemory",
     "UsageLedger",
     "global_usage",
+    # lifecycle: hooks, interrupts, checkpoints
+    "AuditHook",
+    "BaseHook",
+    "CostTrackingHook",
+    "HookContext",
+    "HookEvent",
+    "HookManager",
+    "HookResult",
+    "LoggingHook",
+    "MetricsHook",
+    "PerformanceProfilerHook",
+    "TracingHook",
+    "InterruptManager",
+    "InterruptMode",
+    "InterruptSource",
+    "AgentState",
+    "FilesystemStorage",
+    "SQLiteStorage",
+    "StateManager",
     # errors
     "AgentInterrupted",
+    "HookVetoError",
     "BudgetExceededError",
     "ConfigurationError",
     "KaizenError",
@@ -147,6 +170,24 @@ __all__ = [
     "SandboxError",
     "ToolDeniedError",
 ]
+
+
+# Loaded when first named, so `import kaizen_lab` stays light (no hashlib/sqlite/asyncio at import).
+_LAZY = {
+    **dict.fromkeys(
+        ["AuditHook", "CostTrackingHook", "LoggingHook", "MetricsHook", "PerformanceProfilerHook", "TracingHook"],
+        "kaizen_lab.hooks",
+    ),
+    **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):

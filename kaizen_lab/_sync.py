@@ -12,7 +12,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .exceptions import ConfigurationError
@@ -78,7 +78,9 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[int], bool] | None = None) -> T:
+    """``on_interrupt(n)`` is called on the n-th Ctrl+C; returning True keeps waiting (the run winds down by
+    itself — a graceful stop), False cancels it at once. Without it, Ctrl+C cancels the run."""
     import asyncio  # imported here: asyncio costs ~30 ms, and `import kaizen_lab` must stay light
 
     try:
@@ -87,7 +89,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     except RuntimeError:
         in_loop = False
     if not in_loop:
-        return _run_on_thread_loop(coro)
+        return _run_on_thread_loop(coro, on_interrupt)
     if asyncio.get_running_loop() is _background:
         coro.close()
         raise ConfigurationError(
@@ -95,20 +97,35 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
             "a strategy or a postprocess hook); it would wait for itself forever. Use `await agent.arun(...)` there."
         )
     future = submit(coro)
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()  # Ctrl+C in the notebook stops the run instead of leaving it behind
-        raise
+    presses = 0
+    while True:
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            presses += 1
+            if on_interrupt is not None and on_interrupt(presses):
+                continue  # the run was asked to stop and will end by itself, with its result or AgentInterrupted
+            future.cancel()  # Ctrl+C in the notebook stops the run instead of leaving it behind
+            raise
+        except BaseException:
+            future.cancel()
+            raise
 
 
-def _run_on_thread_loop(coro: Coroutine[Any, Any, T]) -> T:
+def _run_on_thread_loop(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[int], bool] | None = None) -> T:
     """One reused loop per thread. Not ``asyncio.Runner.run``: it swaps the SIGINT handler on every call, which
     was a tenth of the framework's per-call cost. Ctrl+C still cancels the run (and stops a local decode)."""
     loop = _thread_loop()
     task = loop.create_task(coro, context=contextvars.copy_context())
+    presses = 0
     try:
-        return loop.run_until_complete(task)
+        while True:
+            try:
+                return loop.run_until_complete(task)
+            except KeyboardInterrupt:
+                presses += 1
+                if on_interrupt is None or not on_interrupt(presses) or task.done():
+                    raise
     except BaseException:
         if not task.done():
             task.cancel()

@@ -10,6 +10,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     ├── ToolDeniedError         a tool call was refused by a policy or a person
     │   └── SandboxError        a tool tried to reach outside its workspace or limits
     ├── BudgetExceededError     a cost or token budget ran out
+    ├── HookVetoError           a hook blocked a step (a model call, a run) and said why
     └── AgentInterrupted        the run was stopped on purpose (Ctrl+C, an interrupt signal)
 """
 
@@ -21,6 +22,7 @@ __all__ = [
     "AgentInterrupted",
     "BudgetExceededError",
     "ConfigurationError",
+    "HookVetoError",
     "KaizenError",
     "ModelRequestsForbidden",
     "OutputParseError",
@@ -109,9 +111,32 @@ class BudgetExceededError(KaizenError):
         self.spent = spent
 
 
-class AgentInterrupted(KaizenError):
-    """The run was stopped on purpose; ``partial`` holds whatever was finished."""
+class HookVetoError(KaizenError):
+    """A PRE hook blocked the step; ``hook`` names it and ``reason`` is what it said."""
 
-    def __init__(self, message: str = "The agent run was interrupted.", *, partial: Any = None) -> None:
+    def __init__(self, message: str, *, hook: str, reason: str, event: str = "") -> None:
+        super().__init__(message)
+        self.hook = hook
+        self.reason = reason
+        self.event = event
+
+
+class AgentInterrupted(KaizenError):
+    """The run was stopped on purpose; ``partial`` holds whatever was finished, ``checkpoint_id`` where to resume."""
+
+    def __init__(
+        self,
+        message: str = "The agent run was interrupted.",
+        *,
+        partial: Any = None,
+        checkpoint_id: str | None = None,
+        reason: Any = None,
+    ) -> None:
         super().__init__(message)
         self.partial = partial
+        self.checkpoint_id = checkpoint_id
+        self.reason = reason  # an InterruptReason: mode, source, message
+
+    def _render_traceback_(self) -> list[str]:
+        """In IPython: one clear line instead of a traceback through the event loop (Ctrl+C is not a bug)."""
+        return [f"⏹ {self}"]

@@ -6,13 +6,16 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._sync import run_sync
 from ..exceptions import AgentInterrupted, ConfigurationError
-from ..llm._types import Completion, Message
+from ..hooks.events import HookEvent
+from ..hooks.manager import HookManager, current_trace, new_trace_id, veto_error
+from ..interrupts import InterruptManager
+from ..llm._types import Completion, LLMRequest, Message
 from ..llm.client import LLM
 from ..memory.buffer import BufferMemory
 from ..prompting import build_messages
@@ -27,6 +30,8 @@ from .strategies import SingleShotStrategy, Strategy
 if TYPE_CHECKING:
     from ..control.protocol import ControlProtocol
     from ..control.transport import Transport
+    from ..state import AgentState
+    from ..state.manager import StateManager
     from .live import LiveRun
 
 __all__ = ["BaseAgent"]
@@ -58,6 +63,8 @@ class BaseAgent:
         context: ExecutionContext | None = None,
         control: ControlProtocol | Transport | None = None,
         workspace: str | Any | None = None,
+        hooks: HookManager | None = None,
+        checkpoints: StateManager | str | Path | None = None,
         **overrides: Any,
     ) -> None:
         self.config = AgentConfig.from_any(config, **overrides)
@@ -80,10 +87,19 @@ class BaseAgent:
         self.workspace = workspace
         self.tools = build_registry(tools, self._sandbox)
         self.context = context or ExecutionContext()
+        self.hooks = hooks if hooks is not None else HookManager()
+        self.interrupts = InterruptManager(self.hooks, self.agent_id)
+        self.checkpoints = _state_manager(checkpoints, self.hooks)
+        self.last_checkpoint_id: str | None = None
         self._control: ControlProtocol | None = None
         self._default_control: tuple[tuple[str, ...], ControlProtocol] | None = None
         if control is not None:
             self.control = control
+
+    @property
+    def _hook_manager(self) -> HookManager:
+        """The Kaizen spelling of :attr:`hooks`."""
+        return self.hooks
 
     def _sandbox(self) -> Any:
         """The builtin tools' limits; the workspace folder is made only when a builtin tool is asked for."""
@@ -132,10 +148,96 @@ class BaseAgent:
 
     # -- running --------------------------------------------------------------------------------------------------
     async def arun(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
-        started = time.perf_counter()
         values = self.signature.validate_inputs(inputs)
+        return await self._lifecycle(
+            values, session_id, lambda: self.strategy.execute(self, values, session_id=session_id)
+        )
+
+    async def aresume(self, checkpoint_id: str | None = None) -> AgentResult:
+        """Continue an interrupted run from its checkpoint (the latest of this agent_id when none is given) — in
+        this kernel or a new one, with the same result as a run that was never interrupted."""
+        if self.checkpoints is None:
+            raise ConfigurationError("This agent keeps no checkpoints: create it with checkpoints='some/folder'.")
+        resume = getattr(self.strategy, "resume", None)
+        if resume is None:
+            raise ConfigurationError(f"{type(self.strategy).__name__} cannot resume; only multi-step strategies can.")
+        state: AgentState | None
+        if checkpoint_id is not None:
+            state = await self.checkpoints.load_checkpoint(checkpoint_id)
+        else:
+            state = await self.checkpoints.resume_from_latest(self.agent_id)
+        if state is None:
+            raise ConfigurationError(
+                f"No checkpoint for agent_id {self.agent_id!r}; pass the checkpoint id from the interruption message."
+            )
+        values = self.signature.validate_inputs(state.inputs)
+        return await self._lifecycle(values, state.metadata.get("session_id"), lambda: resume(self, state))
+
+    def resume(self, checkpoint_id: str | None = None) -> AgentResult:
+        return run_sync(self.aresume(checkpoint_id), self._on_ctrl_c)
+
+    async def _lifecycle(
+        self, values: dict[str, Any], session_id: str | None, execute: Callable[[], Awaitable[Prediction]]
+    ) -> AgentResult:
+        """One run, with its trace id, AGENT_LOOP hooks, interrupts and result building around ``execute``."""
+        import asyncio
+
+        started = time.perf_counter()
         self.context.check_budget(0.0, "this run")  # a budget already spent stops the next run before it pays
-        prediction = await self.strategy.execute(self, values, session_id=session_id)
+        self.interrupts.reset()
+        trace = current_trace.set(current_trace.get() or new_trace_id())  # specialists share their caller's trace
+        if self.interrupts.time_limit:
+            self.interrupts.start_timeout(self.interrupts.time_limit)
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        # IMMEDIATE interrupts may come from another thread (a signal, a click): cancel through the loop
+        self.interrupts.bind((lambda: loop.call_soon_threadsafe(task.cancel)) if task is not None else None)
+        try:
+            await self._fire(HookEvent.PRE_AGENT_LOOP, "This run", inputs=values, signature=self.signature.__name__)
+            try:
+                prediction = await execute()
+            except asyncio.CancelledError:
+                reason = self.interrupts.reason
+                if reason is None:
+                    raise
+                where = self.last_checkpoint_id
+                hint = f" Resume from checkpoint {where}: agent.resume({where!r})." if where else ""
+                message = f"{self.name} was stopped mid-step: {reason.describe()}.{hint}"
+                raise AgentInterrupted(message, checkpoint_id=where, reason=reason) from None
+            result = self._result(prediction, values, session_id, started)
+        except BaseException as e:
+            if self.hooks.active(HookEvent.POST_AGENT_LOOP):
+                await self.hooks.trigger(HookEvent.POST_AGENT_LOOP, self.agent_id, {"inputs": values, "error": e})
+            raise
+        else:
+            if self.hooks.active(HookEvent.POST_AGENT_LOOP):
+                data = {"inputs": values, "result": result}
+                await self.hooks.trigger(HookEvent.POST_AGENT_LOOP, self.agent_id, data)
+            return result
+        finally:
+            self.interrupts.bind(None)
+            self.interrupts.cancel_timeout()
+            current_trace.reset(trace)
+
+    def stop_if_interrupted(self, done: int, partial: Any = None) -> None:
+        """Strategies call this between steps: a requested interrupt ends the run here, after ``done`` steps."""
+        reason = self.interrupts.reason
+        if reason is not None:
+            raise AgentInterrupted(
+                f"{self.name} stopped after {done} step(s): {reason.describe()}.", partial=partial, reason=reason
+            )
+
+    async def _fire(self, event: HookEvent, what: str, **data: Any) -> dict[str, Any]:
+        """Trigger a PRE event; a veto raises HookVetoError. Returns the (possibly modified) data."""
+        if not self.hooks.active(event):
+            return data
+        dispatch = await self.hooks.trigger(event, self.agent_id, data)
+        if dispatch.blocked:
+            raise veto_error(dispatch, what)
+        return dispatch.data
+
+    def _result(
+        self, prediction: Prediction, values: dict[str, Any], session_id: str | None, started: float
+    ) -> AgentResult:
         result = AgentResult(
             prediction.outputs,
             completions=prediction.completions,
@@ -153,7 +255,7 @@ class BaseAgent:
         result.params = self._params()
         result = self.postprocess(result)
         if self.memory is not None and session_id is not None:
-            self.memory.save(session_id, values, dict(result))  # what the user saw, after postprocessing
+            self._remember(session_id, values, dict(result))  # what the user saw, after postprocessing
         return result
 
     def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult | LiveRun:
@@ -168,7 +270,19 @@ class BaseAgent:
             from .live import LiveRun
 
             return LiveRun.start(self, self.arun(session_id=session_id, **inputs))
-        return run_sync(self.arun(session_id=session_id, **inputs))
+        return run_sync(self.arun(session_id=session_id, **inputs), self._on_ctrl_c)
+
+    def _on_ctrl_c(self, presses: int) -> bool:
+        """Ctrl+C (or ■ in Jupyter) during run(): the first asks for a graceful stop after the current step (with a
+        checkpoint when they are on); the second stops mid-step; a third gives up waiting."""
+        from ..interrupts import InterruptMode, InterruptSource
+
+        if presses > 2:
+            return False
+        mode = InterruptMode.GRACEFUL if presses == 1 else InterruptMode.IMMEDIATE
+        note = "Ctrl+C (press again to stop mid-step)" if presses == 1 else "Ctrl+C twice"
+        self.interrupts.request_interrupt(mode, InterruptSource.SIGNAL, note)
+        return True
 
     def _needs_live_run(self) -> bool:
         if not len(self.tools) or not self.control.interactive:
@@ -236,8 +350,26 @@ class BaseAgent:
             retry_attempts=self.config.retry_attempts,
             guidelines=self.guidelines,
             context=context,
-            on_completion=self._account,
+            complete=self._complete,
         )
+
+    async def _complete(self, request: LLMRequest) -> Completion:
+        """Every model call of this agent: budget check, LLM_CALL hooks (which may veto or change the request),
+        the call, accounting."""
+        llm = self.llm
+        self.context.check_budget(0.0, "the next model call")  # spent is already over: do not pay again
+        if self.hooks.active(HookEvent.PRE_LLM_CALL):
+            where = f"A call to {llm.provider_name}/{llm.model}"
+            data = await self._fire(
+                HookEvent.PRE_LLM_CALL, where, request=request, provider=llm.provider_name, model=llm.model
+            )
+            request = data.get("request", request)
+        completion = await llm.acomplete(request)
+        self._account(completion)
+        if self.hooks.active(HookEvent.POST_LLM_CALL):
+            data = {"request": request, "completion": completion, "provider": llm.provider_name, "model": llm.model}
+            await self.hooks.trigger(HookEvent.POST_LLM_CALL, self.agent_id, data)
+        return completion
 
     def preview_messages(self, session_id: str | None = None, **inputs: Any) -> list[Message]:
         """The messages a run would send first, without calling the model (``--dry-run`` in notebooks)."""
@@ -263,7 +395,43 @@ class BaseAgent:
     def _history(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if self.memory is None or session_id is None:
             return []
-        return [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+        hooks = self.hooks
+        load = HookEvent.PRE_MEMORY_LOAD
+        if hooks.active(load) and hooks.trigger_sync(load, self.agent_id, {"session_id": session_id}).blocked:
+            return []  # a hook keeps this session's memory out of the prompt
+        turns = [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+        if hooks.active(HookEvent.POST_MEMORY_LOAD):
+            hooks.trigger_sync(HookEvent.POST_MEMORY_LOAD, self.agent_id, {"session_id": session_id, "turns": turns})
+        return turns
+
+    def _remember(self, session_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        assert self.memory is not None
+        hooks = self.hooks
+        data = {"session_id": session_id, "inputs": inputs, "outputs": outputs}
+        if (
+            hooks.active(HookEvent.PRE_MEMORY_SAVE)
+            and hooks.trigger_sync(HookEvent.PRE_MEMORY_SAVE, self.agent_id, data).blocked
+        ):
+            return  # e.g. a hook that keeps personal data out of memory
+        self.memory.save(session_id, inputs, outputs)
+        if hooks.active(HookEvent.POST_MEMORY_SAVE):
+            hooks.trigger_sync(HookEvent.POST_MEMORY_SAVE, self.agent_id, data)
+
+    # -- other agents ---------------------------------------------------------------------------------------------
+    async def invoke_specialist(self, specialist: BaseAgent, **inputs: Any) -> AgentResult:
+        """Hand a sub-task to another agent: SPECIALIST_INVOKE hooks fire (and may veto), the call shares this
+        run's trace, and interrupting this agent interrupts the specialist."""
+        what = f"Invoking {specialist.name}"
+        await self._fire(HookEvent.PRE_SPECIALIST_INVOKE, what, specialist=specialist.name, inputs=inputs)
+        self.interrupts.add_child(specialist.interrupts)
+        try:
+            result = await specialist.arun(**inputs)
+        finally:
+            self.interrupts.remove_child(specialist.interrupts)
+        if self.hooks.active(HookEvent.POST_SPECIALIST_INVOKE):
+            data = {"specialist": specialist.name, "inputs": inputs, "result": result}
+            await self.hooks.trigger(HookEvent.POST_SPECIALIST_INVOKE, self.agent_id, data)
+        return result
 
     def _account(self, completion: Completion) -> None:
         self.usage.record(completion, self.agent_id)
@@ -273,7 +441,7 @@ class BaseAgent:
     # -- tools ----------------------------------------------------------------------------------------------------
     @property
     def executor(self) -> ToolExecutor:
-        return ToolExecutor(self.tools, self.context, self.control)
+        return ToolExecutor(self.tools, self.context, self.control, hooks=self.hooks, agent_id=self.agent_id)
 
     async def discover_tools(
         self, category: str | None = None, *, safe_only: bool = False, max_danger: Any = None
@@ -332,3 +500,16 @@ class BaseAgent:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(signature={self.signature.describe()!r}, llm={self.llm!r})"
+
+
+def _state_manager(spec: Any, hooks: HookManager) -> StateManager | None:
+    """``checkpoints=`` may be a StateManager or a folder (checkpoints then go there as files)."""
+    if spec is None:
+        return None
+    from ..state import FilesystemStorage, StateManager
+
+    if isinstance(spec, StateManager):
+        if spec.hooks is None:
+            spec.hooks = hooks
+        return spec
+    return StateManager(FilesystemStorage(Path(spec).expanduser()), hooks=hooks)

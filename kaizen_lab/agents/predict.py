@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import OutputParseError
-from ..llm._types import Completion, Message
+from ..llm._types import Completion, LLMRequest, Message
 from ..llm.client import LLM
 from ..prompting import build_messages, repair_message
 from ..signatures import Signature
@@ -34,8 +34,10 @@ async def predict(
     retry_attempts: int = 3,
     guidelines: list[str] | None = None,
     context: str | None = None,
-    on_completion: Callable[[Completion], None] | None = None,
+    complete: Callable[[LLMRequest], Awaitable[Completion]] | None = None,
 ) -> Prediction:
+    """``complete`` makes the call (an agent passes its own, which runs hooks and accounting); default ``llm``."""
+    call = complete or llm.acomplete
     mode = llm.structured_mode()
     messages = build_messages(sig, inputs, mode=mode, history=history, guidelines=guidelines, context=context)
     schema = sig.output_schema
@@ -46,10 +48,8 @@ async def predict(
         request = llm.request(list(messages), schema=schema, schema_name=sig.__name__)
         if problem and cut_off:
             request.repetition_penalty = 1.15
-        completion = await llm.acomplete(request)
+        completion = await call(request)
         completions.append(completion)
-        if on_completion is not None:
-            on_completion(completion)
         try:
             return Prediction(validate_outputs(sig, completion.content), completions, messages)
         except ValueError as e:

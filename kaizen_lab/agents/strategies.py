@@ -30,6 +30,7 @@ class SingleShotStrategy(Strategy):
     """One structured call (plus re-asks on invalid output)."""
 
     async def execute(self, agent: BaseAgent, inputs: dict[str, Any], *, session_id: str | None) -> Prediction:
+        agent.stop_if_interrupted(0)
         return await agent.predict(inputs, session_id=session_id)
 
 
@@ -64,6 +65,7 @@ class MultiCycleStrategy(Strategy):
         cycles: list[dict[str, Any]] = []
         completions = []
         for n in range(1, self.max_cycles + 1):
+            agent.stop_if_interrupted(n - 1, partial=cycles)
             context = "\n".join(trail) or None
             prediction = await agent.predict(inputs, session_id=session_id, context=context)
             completions += prediction.completions

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._secrets import redact, redact_data
 from ..exceptions import BudgetExceededError, SandboxError
+from ..hooks.events import HookEvent
 from .base import Tool, ToolResult
 from .permissions import AuditEntry, ExecutionContext, PermissionType
 from .registry import ToolRegistry
 
 if TYPE_CHECKING:
     from ..control.protocol import ControlProtocol
+    from ..hooks.manager import HookManager
 
 __all__ = ["ToolExecutor"]
 
@@ -26,22 +28,27 @@ ToolCallSpec = Mapping[str, Any] | tuple[str, Mapping[str, Any]]
 
 
 class ToolExecutor:
-    def __init__(self, registry: ToolRegistry, context: ExecutionContext, control: ControlProtocol) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        context: ExecutionContext,
+        control: ControlProtocol,
+        *,
+        hooks: HookManager | None = None,
+        agent_id: str = "",
+    ) -> None:
         self.registry = registry
         self.context = context
         self.control = control
+        self.hooks = hooks
+        self.agent_id = agent_id
 
     async def execute(
         self, name: str, params: Mapping[str, Any] | None = None, *, step: int | None = None
     ) -> ToolResult:
         if not isinstance(params, Mapping | None):  # e.g. a model's tool call whose arguments were a JSON list
-            return self._refused(
-                name,
-                {"arguments": params},
-                "validation",
-                f"The arguments of {name} must be a JSON object, not {type(params).__name__}.",
-                step,
-            )
+            why = f"The arguments of {name} must be a JSON object, not {type(params).__name__}."
+            return self._refused(name, {"arguments": params}, "validation", why, step)
         params = dict(params or {})
         tool = self.registry.get(name)
         if tool is None:
@@ -51,48 +58,80 @@ class ToolExecutor:
             args = tool.validate(params)
         except ValueError as e:
             return self._refused(name, params, "validation", f"{e}. Check the tool's parameters.", step, tool)
-        decision = self.context.can_use_tool(tool)
-        if decision.source == "mode:plan":
-            return self._finish(
-                ToolResult(
-                    name,
-                    args,
-                    success=False,
-                    approved=False,
-                    decided_by="mode:plan",
-                    reason=decision.reason,
-                    step=step,
-                    planned=True,
-                ),
-                tool,
-                "planned",
-            )
-        if decision.permission is PermissionType.DENY:
-            return self._refused(name, args, decision.source, f"Denied: {decision.reason}.", step, tool)
-        decided_by, reason = decision.source, decision.reason
-        if decision.permission is PermissionType.ASK:
+        permit = await self._permit(tool, args, step)
+        if isinstance(permit, ToolResult):
+            return permit
+        decided_by, reason = permit
+        hooked = await self._hook(HookEvent.PRE_TOOL_USE, tool=tool.name, params=args, danger=tool.danger.name)
+        if isinstance(hooked, str):
+            return self._refused(name, args, hooked, f"Blocked by {hooked}.", step, tool)
+        if hooked.get("params", args) is not args:  # a hook changed the arguments: they are checked again
             try:
-                approval = await self.control.request_approval(
-                    tool.name,
-                    redact_data(args),
-                    danger=tool.danger.name,
-                    category=tool.category,
-                    reason=decision.reason,
-                    preview=_preview(tool, args),
-                )
-            except Exception as e:  # the approver itself failed (a closed stdout, a port in use): deny, say why
-                why = f"Not approved: the approval request could not be shown ({type(e).__name__}: {redact(str(e))})."
-                return self._refused(name, args, "error", why, step, tool)
-            decided_by, reason = approval.decided_by, approval.reason or decision.reason
-            if not approval.approved:
-                who = "no answer in time" if approval.timed_out else f"denied by {approval.decided_by}"
-                return self._refused(
-                    name, args, decided_by, f"Not approved ({who}). {approval.reason}".strip(), step, tool
-                )
-            if approval.always:
-                self.context.allow_for_session(tool.name)
+                args = tool.validate(hooked["params"])
+            except ValueError as e:
+                return self._refused(name, args, "hook", f"A hook changed the arguments badly: {e}", step, tool)
         self.context.check_budget(tool.cost, tool.name)
-        return self._finish(await self._run(tool, args, decided_by, reason, step), tool)
+        result = self._finish(await self._run(tool, args, decided_by, reason, step), tool)
+        await self._hook(
+            HookEvent.POST_TOOL_USE, tool=tool.name, params=result.params, danger=tool.danger.name, result=result
+        )
+        return result
+
+    async def _permit(self, tool: Tool, args: dict[str, Any], step: int | None) -> ToolResult | tuple[str, str]:
+        """Permissions, PERMISSION_CHECK hooks and, when needed, the approval: a refusal, or (who, why) to run."""
+        hooked = await self._hook(HookEvent.PRE_PERMISSION_CHECK, tool=tool.name, params=args, danger=tool.danger.name)
+        if isinstance(hooked, str):
+            return self._refused(tool.name, args, hooked, f"Denied by {hooked}.", step, tool)
+        decision = self.context.can_use_tool(tool)
+        await self._hook(HookEvent.POST_PERMISSION_CHECK, tool=tool.name, params=args, decision=decision)
+        if decision.source == "mode:plan":
+            planned = ToolResult(
+                tool.name,
+                args,
+                success=False,
+                approved=False,
+                decided_by="mode:plan",
+                reason=decision.reason,
+                step=step,
+                planned=True,
+            )
+            return self._finish(planned, tool, "planned")
+        if decision.permission is PermissionType.DENY:
+            return self._refused(tool.name, args, decision.source, f"Denied: {decision.reason}.", step, tool)
+        if decision.permission is PermissionType.ALLOW:
+            return decision.source, decision.reason
+        return await self._ask(tool, args, decision.reason, step)
+
+    async def _ask(self, tool: Tool, args: dict[str, Any], why: str, step: int | None) -> ToolResult | tuple[str, str]:
+        try:
+            approval = await self.control.request_approval(
+                tool.name,
+                redact_data(args),
+                danger=tool.danger.name,
+                category=tool.category,
+                reason=why,
+                preview=_preview(tool, args),
+            )
+        except Exception as e:  # the approver itself failed (a closed stdout, a port in use): deny, say why
+            problem = f"Not approved: the approval request could not be shown ({type(e).__name__}: {redact(str(e))})."
+            return self._refused(tool.name, args, "error", problem, step, tool)
+        if not approval.approved:
+            who = "no answer in time" if approval.timed_out else f"denied by {approval.decided_by}"
+            problem = f"Not approved ({who}). {approval.reason}".strip()
+            return self._refused(tool.name, args, approval.decided_by, problem, step, tool)
+        if approval.always:
+            self.context.allow_for_session(tool.name)
+        return approval.decided_by, approval.reason or why
+
+    async def _hook(self, event: HookEvent, **data: Any) -> dict[str, Any] | str:
+        """Trigger ``event``; a veto comes back as ``"hook:<name> (reason)"``, otherwise the (possibly changed) data."""
+        if self.hooks is None or not self.hooks.active(event):
+            return data
+        dispatch = await self.hooks.trigger(event, self.agent_id, data)
+        blocker = dispatch.blocked_by
+        if blocker is not None and event.vetoable:
+            return f"hook:{blocker.hook}" + (f" ({blocker.reason})" if blocker.reason else "")
+        return dispatch.data
 
     async def _run(
         self, tool: Tool, args: dict[str, Any], decided_by: str, reason: str, step: int | None

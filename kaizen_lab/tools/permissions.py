@@ -12,7 +12,7 @@ import html
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,7 @@ class ExecutionContext:
         self.tool_usage: dict[str, int] = {}
         self._spent = 0.0
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[float], None]] = []
 
     def add_rule(self, rule: PermissionRule) -> None:
         self.rules.append(rule)
@@ -192,13 +193,26 @@ class ExecutionContext:
         if not self.has_budget(cost):
             raise self._exceeded(self._spent + cost, what)
 
+    def add_listener(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(spent)`` after every charge (soft limits, live cost displays)."""
+        self._listeners.append(listener)
+
     def record_cost(self, cost: float, what: str = "model call") -> None:
         """Charge ``cost`` (USD) to the budget; raise BudgetExceededError once it is over the limit."""
         with self._lock:
             self._spent += max(0.0, cost)
             spent = self._spent
+        for listener in self._listeners:
+            listener(spent)
         if self.budget_limit is not None and spent > self.budget_limit + 1e-12:
             raise self._exceeded(spent, what)
+
+    def restore_usage(self, spent: float, tool_usage: dict[str, int]) -> None:
+        """Carry a checkpoint's spending over into a resumed run (so the budget still holds across the pause)."""
+        with self._lock:
+            self._spent = max(self._spent, spent)
+            for name, count in tool_usage.items():
+                self.tool_usage[name] = max(self.tool_usage.get(name, 0), count)
 
     def record_tool_usage(self, tool_name: str, cost: float = 0.0) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from ..strategies import Strategy
 from ..transcript import Step, Transcript
 
 if TYPE_CHECKING:
+    from ...state import AgentState
     from ...tools.base import Tool
 
 __all__ = ["ReActAgent", "ReActConfig", "ReActSignature", "ReActStrategy"]
@@ -71,45 +72,148 @@ class ReActStrategy(Strategy):
         return self.tool_calling == "native" or (self.tool_calling == "auto" and agent.llm.supports_tools())
 
     async def execute(self, agent: BaseAgent, inputs: dict[str, Any], *, session_id: str | None) -> Prediction:
-        run = _Run(agent, inputs, self.max_cycles, self.act_first)
-        native = self.uses_native_tools(agent)
-        outputs = await (run.native() if native else run.json_actions())
+        run = _Run(agent, inputs, self, native=self.uses_native_tools(agent), session_id=session_id)
+        run.start()
+        return await self._finish(run, await run.loop(first_cycle=1))
+
+    async def resume(self, agent: BaseAgent, state: AgentState) -> Prediction:
+        """Continue from a checkpoint: the messages, transcript and accounting of the cycles already done."""
+        run = _Run.restore(agent, state, self)
+        return await self._finish(run, await run.loop(first_cycle=state.step + 1))
+
+    async def _finish(self, run: _Run, outputs: dict[str, Any] | None) -> Prediction:
+        agent = run.agent
         if outputs is None:  # out of cycles: make the best answer from what was found
             await agent.control.report_progress(f"{self.max_cycles} cycles used; writing the final answer", 95.0)
-            final = await agent.predict(
-                inputs, session_id=session_id, context=run.transcript.as_text() + "\nGive the final answer now."
-            )
+            context = run.transcript.as_text() + "\nGive the final answer now."
+            final = await agent.predict(run.inputs, session_id=run.session_id, context=context)
             run.completions += final.completions
             outputs = final.outputs
             run.transcript.append(
                 Step(self.max_cycles + 1, "Out of cycles: answering from the transcript.", FINISH, outputs)
             )
         await agent.control.report_progress(f"Done: {len(run.transcript)} step(s)", 100.0)
+        await run.checkpoint(len(run.transcript), status="completed")
         prediction = Prediction(outputs, run.completions, run.messages)
         prediction.transcript = run.transcript
         return prediction
 
 
 class _Run:
-    """One ReAct run's state: messages so far, completions, transcript."""
+    """One ReAct run's state — messages so far, completions, transcript — which a checkpoint saves and restores."""
 
-    def __init__(self, agent: BaseAgent, inputs: dict[str, Any], max_cycles: int, act_first: bool = False) -> None:
+    def __init__(
+        self,
+        agent: BaseAgent,
+        inputs: dict[str, Any],
+        strategy: ReActStrategy,
+        *,
+        native: bool,
+        session_id: str | None = None,
+    ) -> None:
         self.agent = agent
-        self.act_first = act_first
+        self.act_first = strategy.act_first
+        self.native = native
+        self.session_id = session_id
         self.sig = agent.signature
         self.inputs = inputs
-        self.max_cycles = max_cycles
+        self.max_cycles = strategy.max_cycles
         self.tools: list[Tool] = list(agent.tools)
         self.completions: list[Completion] = []
         self.transcript = Transcript()
         self.messages: list[Message] = []
+        self.checkpoint_id: str | None = None
 
+    def start(self) -> None:
+        system = native_system_prompt(self.sig) if self.native else self._json_system_prompt()
+        self.messages = [{"role": "system", "content": system}]
+        for past_inputs, past_outputs in self.agent._history(self.session_id):  # earlier turns of this session
+            self.messages.append({"role": "user", "content": format_inputs(self.sig, past_inputs)})
+            self.messages.append({"role": "assistant", "content": json.dumps(past_outputs, default=str)})
+        self.messages.append({"role": "user", "content": format_inputs(self.sig, self.inputs)})
+
+    async def loop(self, first_cycle: int) -> dict[str, Any] | None:
+        """Cycles until ``finish`` (its outputs) or ``max_cycles`` (None). Between cycles: checkpoint, then stop
+        here if an interrupt was requested — the cycle in progress always completes (GRACEFUL)."""
+        step = self._native_cycle if self.native else self._json_cycle
+        for cycle in range(first_cycle, self.max_cycles + 1):
+            if self.agent.interrupts.is_interrupted:
+                await self._stop(cycle - 1)
+            outputs = await step(cycle)
+            if outputs is not None:
+                return outputs
+            await self.checkpoint(cycle)
+        return None
+
+    async def _stop(self, done: int) -> None:
+        from ...exceptions import AgentInterrupted
+
+        reason = self.agent.interrupts.reason
+        assert reason is not None
+        await self.checkpoint(done, status="interrupted", force=True)
+        resume = (
+            f" Checkpoint {self.checkpoint_id} saved; continue with agent.resume({self.checkpoint_id!r})."
+            if self.checkpoint_id
+            else " No checkpoint was kept: create the agent with checkpoints='some/folder' to be able to resume."
+        )
+        raise AgentInterrupted(
+            f"{self.agent.name} stopped after {done} of {self.max_cycles} cycles: {reason.describe()}.{resume}",
+            partial=self.transcript,
+            checkpoint_id=self.checkpoint_id,
+            reason=reason,
+        )
+
+    # -- checkpoints ----------------------------------------------------------------------------------------------
+    async def checkpoint(self, cycle: int, *, status: str = "running", force: bool = False) -> None:
+        manager = self.agent.checkpoints
+        if manager is None:
+            return
+        from ...state import AgentState
+
+        context = self.agent.context
+        state = AgentState(
+            agent_id=self.agent.agent_id,
+            step=cycle,
+            status=status,  # type: ignore[arg-type]
+            inputs=_jsonable(self.inputs),
+            conversation=_jsonable(self.messages),
+            budget_spent=context.spent,
+            tool_usage=dict(context.tool_usage),
+            completed_actions=[_jsonable(s.tool_result.__dict__) for s in self.transcript if s.tool_result],
+            strategy_state={
+                "native": self.native,
+                "transcript": [_step_dict(s) for s in self.transcript],
+                "completions": [c.to_json() for c in self.completions],
+            },
+            metadata={"session_id": self.session_id, "strategy": "react", "agent": self.agent.name},
+            parent_checkpoint_id=self.checkpoint_id,
+        )
+        saved = await manager.save_checkpoint(state, force=force or status != "running")
+        if saved:
+            self.checkpoint_id = saved
+            self.agent.last_checkpoint_id = saved
+
+    @classmethod
+    def restore(cls, agent: BaseAgent, state: AgentState, strategy: ReActStrategy) -> _Run:
+        saved = state.strategy_state
+        run = cls(
+            agent,
+            dict(state.inputs),
+            strategy,
+            native=bool(saved.get("native")),
+            session_id=state.metadata.get("session_id"),
+        )
+        run.messages = list(state.conversation)
+        run.transcript = Transcript(_step_from(d) for d in saved.get("transcript", []))
+        run.completions = [Completion.from_json(c) for c in saved.get("completions", [])]
+        run.checkpoint_id = state.checkpoint_id
+        agent.context.restore_usage(state.budget_spent, state.tool_usage)
+        return run
+
+    # -- one model call, one tool call ----------------------------------------------------------------------------
     async def _complete(self, **kw: Any) -> Completion:
-        self.agent.context.check_budget(0.0, "the next model call")  # spent is already over: do not pay again
-        llm = self.agent.llm
-        completion = await llm.acomplete(llm.request(list(self.messages), **kw))
+        completion = await self.agent._complete(self.agent.llm.request(list(self.messages), **kw))
         self.completions.append(completion)
-        self.agent._account(completion)
         return completion
 
     async def _progress(self, cycle: int, what: str) -> None:
@@ -134,74 +238,59 @@ class _Run:
         return step
 
     # -- JSON actions (any model that can follow a JSON schema or a prompt) --------------------------------------
-    async def json_actions(self) -> dict[str, Any] | None:
-        mode = self.agent.llm.structured_mode()
-        schema = step_schema(self.tools, self.sig)
-        acting = step_schema(self.tools, self.sig, finish=False) if self.act_first and self.tools else schema
-        self.messages = [
-            {
-                "role": "system",
-                "content": json_system_prompt(self.sig, self.tools, schema if mode == "prompt" else None),
-            },
-            {"role": "user", "content": format_inputs(self.sig, self.inputs)},
-        ]
-        for cycle in range(1, self.max_cycles + 1):
-            await self._progress(cycle, "thinking")
-            completion = await self._complete(schema=acting if cycle == 1 else schema, schema_name="react_step")
-            self.messages.append({"role": "assistant", "content": completion.content})
-            try:
-                thought, action, args = parse_step(completion.content, {t.name for t in self.tools})
-                if action == FINISH:
-                    outputs = validate_outputs(self.sig, json.dumps(args))
-                    self.transcript.append(Step(cycle, thought, FINISH, outputs))
-                    return outputs
-            except ValueError as e:
-                problem = f"ERROR: {e}. Reply with one JSON object {{thought, action, action_input}}."
-                self.transcript.append(Step(cycle, "", "(invalid)", {}, problem))
-                self.messages.append({"role": "user", "content": problem})
-                continue
-            step = await self._act(cycle, thought, action, args)
-            self.messages.append({"role": "user", "content": f"Observation: {step.observation}"})
+    def _json_system_prompt(self) -> str:
+        prompt_mode = self.agent.llm.structured_mode() == "prompt"
+        return json_system_prompt(self.sig, self.tools, step_schema(self.tools, self.sig) if prompt_mode else None)
+
+    async def _json_cycle(self, cycle: int) -> dict[str, Any] | None:
+        first = cycle == 1 and self.act_first and self.tools
+        schema = step_schema(self.tools, self.sig, finish=not first)
+        await self._progress(cycle, "thinking")
+        completion = await self._complete(schema=schema, schema_name="react_step")
+        self.messages.append({"role": "assistant", "content": completion.content})
+        try:
+            thought, action, args = parse_step(completion.content, {t.name for t in self.tools})
+            if action == FINISH:
+                outputs = validate_outputs(self.sig, json.dumps(args))
+                self.transcript.append(Step(cycle, thought, FINISH, outputs))
+                return outputs
+        except ValueError as e:
+            problem = f"ERROR: {e}. Reply with one JSON object {{thought, action, action_input}}."
+            self.transcript.append(Step(cycle, "", "(invalid)", {}, problem))
+            self.messages.append({"role": "user", "content": problem})
+            return None
+        step = await self._act(cycle, thought, action, args)
+        self.messages.append({"role": "user", "content": f"Observation: {step.observation}"})
         return None
 
     # -- native tool calls ----------------------------------------------------------------------------------------
-    async def native(self) -> dict[str, Any] | None:
+    async def _native_cycle(self, cycle: int) -> dict[str, Any] | None:
         tools = [t.openai_schema() for t in self.tools] + [finish_tool(self.sig)]
-        self.messages = [
-            {"role": "system", "content": native_system_prompt(self.sig)},
-            {"role": "user", "content": format_inputs(self.sig, self.inputs)},
-        ]
-        for cycle in range(1, self.max_cycles + 1):
-            await self._progress(cycle, "thinking")
-            completion = await self._complete(tools=tools)
-            thought = completion.content or ""
-            if not completion.tool_calls:
-                try:  # some models answer in text instead of calling finish
-                    outputs = validate_outputs(self.sig, thought)
-                except ValueError:
-                    self.messages.append({"role": "assistant", "content": thought})
-                    self.messages.append(
-                        {
-                            "role": "user",
-                            "content": f"Call a tool, or call `{FINISH}` with the final answer as its arguments.",
-                        }
-                    )
-                    self.transcript.append(Step(cycle, thought, "(invalid)", {}, "no tool call and no final answer"))
+        await self._progress(cycle, "thinking")
+        completion = await self._complete(tools=tools)
+        thought = completion.content or ""
+        if not completion.tool_calls:
+            try:  # some models answer in text instead of calling finish
+                outputs = validate_outputs(self.sig, thought)
+            except ValueError:
+                again = f"Call a tool, or call `{FINISH}` with the final answer as its arguments."
+                self.messages += [{"role": "assistant", "content": thought}, {"role": "user", "content": again}]
+                self.transcript.append(Step(cycle, thought, "(invalid)", {}, "no tool call and no final answer"))
+                return None
+            self.transcript.append(Step(cycle, thought, FINISH, outputs))
+            return outputs
+        self.messages.append(_assistant_tool_message(completion))
+        for call in completion.tool_calls:
+            if call.name == FINISH:
+                try:
+                    outputs = validate_outputs(self.sig, json.dumps(call.arguments))
+                except ValueError as e:
+                    self._tool_reply(call.id, f"ERROR: the final answer is not valid: {e}. Call {FINISH} again.")
                     continue
                 self.transcript.append(Step(cycle, thought, FINISH, outputs))
                 return outputs
-            self.messages.append(_assistant_tool_message(completion))
-            for call in completion.tool_calls:
-                if call.name == FINISH:
-                    try:
-                        outputs = validate_outputs(self.sig, json.dumps(call.arguments))
-                    except ValueError as e:
-                        self._tool_reply(call.id, f"ERROR: the final answer is not valid: {e}. Call {FINISH} again.")
-                        continue
-                    self.transcript.append(Step(cycle, thought, FINISH, outputs))
-                    return outputs
-                step = await self._act(cycle, thought, call.name, call.arguments)
-                self._tool_reply(call.id, step.observation)
+            step = await self._act(cycle, thought, call.name, call.arguments)
+            self._tool_reply(call.id, step.observation)
         return None
 
     def _tool_reply(self, call_id: str, content: str) -> None:
@@ -344,3 +433,28 @@ class ReActAgent(BaseAgent):
         act_first = bool(kw.pop("act_first", getattr(cfg, "act_first", False)))
         strategy = ReActStrategy(max_cycles, tool_calling, act_first)
         super().__init__(cfg, signature, strategy=strategy, tools=tools, **kw)
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-safe copy for checkpoints (tool results may hold paths, bytes, ...: kept as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _step_dict(step: Step) -> dict[str, Any]:
+    data = {k: v for k, v in step.__dict__.items() if k != "tool_result"}
+    data["tool_result"] = step.tool_result.__dict__ if step.tool_result is not None else None
+    return _jsonable(data)
+
+
+def _step_from(data: dict[str, Any]) -> Step:
+    from ...tools.base import ToolResult
+
+    result = data.get("tool_result")
+    return Step(
+        cycle=data["cycle"],
+        thought=data.get("thought", ""),
+        action=data["action"],
+        action_input=data.get("action_input", {}),
+        observation=data.get("observation", ""),
+        tool_result=ToolResult(**result) if result else None,
+    )
