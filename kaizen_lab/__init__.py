@@ -158,6 +158,18 @@ __all__ = [
     "FilesystemStorage",
     "SQLiteStorage",
     "StateManager",
+    # journeys
+    "AccumulationStrategy",
+    "AlwaysTrigger",
+    "ConditionTrigger",
+    "IntentTrigger",
+    "Journey",
+    "JourneyConfig",
+    "JourneyResponse",
+    "Pathway",
+    "ReturnToPrevious",
+    "ReturnToSpecific",
+    "Transition",
     # errors
     "AgentInterrupted",
     "HookVetoError",
@@ -179,6 +191,22 @@ _LAZY = {
         "kaizen_lab.hooks",
     ),
     **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
+    **dict.fromkeys(
+        [
+            "AccumulationStrategy",
+            "AlwaysTrigger",
+            "ConditionTrigger",
+            "IntentTrigger",
+            "Journey",
+            "JourneyConfig",
+            "JourneyResponse",
+            "Pathway",
+            "ReturnToPrevious",
+            "ReturnToSpecific",
+            "Transition",
+        ],
+        "kaizen_lab.journey",
+    ),
 }
 
 

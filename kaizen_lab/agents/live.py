@@ -15,7 +15,7 @@ import time
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import KaizenError
+from ..exceptions import AgentInterrupted, KaizenError
 
 if TYPE_CHECKING:
     import asyncio
@@ -66,6 +66,7 @@ class LiveRun:
         self.started = time.time()
         self.widget: Any = None
         self._status: Any = None
+        self._stop: Any = None
         self._out: Any = None
 
     @classmethod
@@ -97,6 +98,14 @@ class LiveRun:
             "Answer the card, then read .result again (on ipykernel 7 you may also `await` it in a new cell)."
         )
 
+    def stop(self) -> None:
+        """Stop gracefully: the current step finishes, a checkpoint is saved (when on), then the run ends."""
+        from ..interrupts import InterruptMode, InterruptSource
+
+        self.agent.interrupts.request_interrupt(InterruptMode.GRACEFUL, InterruptSource.USER, "Stop button")
+        if self._stop is not None:
+            self._stop.disabled, self._stop.description = True, "Stopping…"
+
     def cancel(self) -> None:
         """Stop the run; a pending approval card shows it was cancelled."""
         self.task.cancel()
@@ -123,6 +132,8 @@ class LiveRun:
         if self.task.cancelled():
             return f"⏹ {html.escape(self.agent.name)} was cancelled."
         error = self.task.exception()
+        if isinstance(error, AgentInterrupted):  # stopped on purpose: say where, and how to go on
+            return f"⏹ {html.escape(str(error))}"
         if error is not None:
             what = f"{type(error).__name__}: {error}"
             return f"✖ {html.escape(self.agent.name)} failed: {html.escape(what)}"
@@ -137,8 +148,12 @@ class LiveRun:
             display(self)
             return
         self._status = w.HTML(self._state())
+        self._stop = w.Button(description="Stop", icon="stop", tooltip="Stop after the current step (checkpointed)")
+        self._stop.add_class("kaizen-stop")
+        self._stop.on_click(lambda _: self.stop())
         self._out = w.Output()
-        self.widget = w.VBox([self._status, *([view] if view is not None else []), self._out])
+        header = w.HBox([self._status, self._stop], layout=w.Layout(align_items="center"))
+        self.widget = w.VBox([header, *([view] if view is not None else []), self._out])
         self.widget.add_class("kaizen-live-run")
         display(self.widget)
 
@@ -149,6 +164,7 @@ class LiveRun:
         if self._status is None:
             return
         self._status.value = self._state()
+        self._stop.layout.display = "none"
         if not task.cancelled() and task.exception() is None:
             self._out.append_display_data(task.result())
 

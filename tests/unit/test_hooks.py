@@ -22,6 +22,7 @@ from kaizen_lab import (
 )
 from kaizen_lab.hooks import HookContext
 
+# Journey events are proven in tests/unit/test_journey.py::test_every_journey_hook_event_fires_with_its_data.
 JOURNEY_EVENTS = {
     HookEvent.JOURNEY_SESSION_START,
     HookEvent.JOURNEY_SESSION_RESTORE,

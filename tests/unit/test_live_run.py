@@ -65,3 +65,24 @@ def test_run_blocks_normally_outside_a_notebook() -> None:
     a = agent(MemoryTransport(responder=lambda req: {"approved": True}))
     assert not a._needs_live_run()
     assert a.run(task="launch")["answer"] == "launched"
+
+
+async def test_the_stop_button_ends_the_run_gracefully_and_says_so() -> None:
+    from kaizen_lab import AgentInterrupted
+
+    @tool(danger="safe")
+    async def wait(seconds: float) -> str:
+        """Wait."""
+        await asyncio.sleep(seconds)
+        return "ok"
+
+    steps = [{"thought": "w", "action": "wait", "action_input": {"seconds": 0.2}}] * 10
+    a = ReActAgent(llm=LLM(FunctionProvider(steps, structured="json_schema")), tools=[wait], control=MemoryTransport())
+    live = LiveRun.start(a, a.arun(task="wait"))
+    await asyncio.sleep(0.1)
+    live._stop.click()  # the Stop button beside the status line
+    assert live._stop.disabled and live._stop.description == "Stopping…"
+    with pytest.raises(AgentInterrupted, match="you stopped it: Stop button"):
+        await asyncio.wait_for(_await(live), 5)
+    assert live._status.value.startswith("⏹ ReActAgent stopped after 1 of")
+    assert live._stop.layout.display == "none"

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 from .approval import ApprovalCard, QuestionCard, WidgetTransport
+from .journey_map import JourneyMap
 from .progress import Progress
 from .signature_builder import SignatureBuilder
 from .usage import usage_figure, usage_table
 
 __all__ = [
     "ApprovalCard",
+    "JourneyMap",
     "Progress",
     "QuestionCard",
     "SignatureBuilder",

@@ -18,6 +18,7 @@ def test_public_names():
 
     assert set(kaizen_lab_widgets.__all__) == {
         "ApprovalCard",
+        "JourneyMap",
         "Progress",
         "QuestionCard",
         "SignatureBuilder",
