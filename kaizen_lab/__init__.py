@@ -158,6 +158,14 @@ __all__ = [
     "FilesystemStorage",
     "SQLiteStorage",
     "StateManager",
+    # documents and RAG
+    "DocumentExtractionAgent",
+    "DocumentExtractionConfig",
+    "LocalEmbedder",
+    "RAGConfig",
+    "RAGResearchAgent",
+    "VectorStore",
+    "extract_document",
     # journeys
     "AccumulationStrategy",
     "AlwaysTrigger",
@@ -191,6 +199,18 @@ _LAZY = {
         "kaizen_lab.hooks",
     ),
     **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
+    **dict.fromkeys(
+        [
+            "DocumentExtractionAgent",
+            "DocumentExtractionConfig",
+            "LocalEmbedder",
+            "RAGConfig",
+            "RAGResearchAgent",
+            "VectorStore",
+            "extract_document",
+        ],
+        "kaizen_lab.rag",
+    ),
     **dict.fromkeys(
         [
             "AccumulationStrategy",

@@ -103,7 +103,7 @@ def run_sync(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[int], bool] |
             return future.result()
         except KeyboardInterrupt:
             presses += 1
-            if on_interrupt is not None and on_interrupt(presses):
+            if _asked_to_stop(on_interrupt, presses):
                 continue  # the run was asked to stop and will end by itself, with its result or AgentInterrupted
             future.cancel()  # Ctrl+C in the notebook stops the run instead of leaving it behind
             raise
@@ -124,7 +124,7 @@ def _run_on_thread_loop(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[in
                 return loop.run_until_complete(task)
             except KeyboardInterrupt:
                 presses += 1
-                if on_interrupt is None or not on_interrupt(presses) or task.done():
+                if not _asked_to_stop(on_interrupt, presses) or task.done():
                     raise
     except BaseException:
         if not task.done():
@@ -149,3 +149,13 @@ def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return await asyncio.get_running_loop().create_task(coro, context=ctx)
 
     return asyncio.run_coroutine_threadsafe(in_context(), loop)
+
+
+def _asked_to_stop(on_interrupt: Callable[[int], bool] | None, presses: int) -> bool:
+    """True if the run was asked to wind down by itself; a failing handler means "cancel it now" instead."""
+    if on_interrupt is None:
+        return False
+    try:
+        return on_interrupt(presses)
+    except Exception:
+        return False

@@ -9,6 +9,7 @@ timer may make them — and propagate from a parent agent to the specialists it 
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .hooks.manager import HookManager
 
 __all__ = ["InterruptManager", "InterruptMode", "InterruptReason", "InterruptSource"]
+
+log = logging.getLogger("kaizen_lab.interrupts")
 
 
 class InterruptMode(str, enum.Enum):
@@ -66,9 +69,10 @@ class InterruptManager:
         self.reason: InterruptReason | None = None
         self.children: list[InterruptManager] = []
         self._callbacks: list[Callable[[InterruptReason], Any]] = []
-        self._cancel: Callable[[], Any] | None = None  # cancels the step in flight (IMMEDIATE)
+        self._cancels: dict[int, Callable[[], Any]] = {}  # per running run: cancels its step in flight (IMMEDIATE)
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._next = 0
         self._lock = threading.Lock()
-        self._timer: asyncio.TimerHandle | None = None
         #: Seconds each run may take; when they run out, a TIMEOUT interrupt stops it gracefully (a timer on the
         #: loop — nothing waits or blocks for it).
         self.time_limit: float | None = None
@@ -83,7 +87,8 @@ class InterruptManager:
         source: InterruptSource | str = InterruptSource.PROGRAMMATIC,
         message: str = "",
     ) -> InterruptReason:
-        """Ask the run to stop. The first request wins (a later one does not change the reason); children follow."""
+        """Ask the run to stop. The first request wins, except that IMMEDIATE after GRACEFUL escalates ("stop
+        now" after "stop when you can"); children follow. Safe from any thread and from signal handlers."""
         reason = InterruptReason(InterruptMode(mode), InterruptSource(source), message)
         data: dict[str, Any] = {"mode": reason.mode.value, "source": reason.source.value, "message": message}
         hooks, pre = self.hooks, HookEvent.PRE_INTERRUPT
@@ -92,29 +97,29 @@ class InterruptManager:
         with self._lock:
             current = self.reason
             first = current is None
-            graceful_before = current is not None and current.mode is InterruptMode.GRACEFUL
-            escalate = graceful_before and reason.mode is InterruptMode.IMMEDIATE
+            escalate = current is not None and current.mode is InterruptMode.GRACEFUL
+            escalate = escalate and reason.mode is InterruptMode.IMMEDIATE
             if first or escalate:
                 self.reason = reason
-            children, callbacks, cancel = list(self.children), list(self._callbacks), self._cancel
-        if escalate:  # "stop now" after "stop when you can": cancel the step in flight
-            for child in children:
-                child.request_interrupt(reason.mode, reason.source, "the parent agent stopped")
-            if cancel is not None:
-                cancel()
-        if first:
+            children, callbacks, cancels = list(self.children), list(self._callbacks), list(self._cancels.values())
+        if first or escalate:
+            if reason.mode is InterruptMode.IMMEDIATE:
+                for cancel in cancels:  # first: a failing callback below must not turn "now" into "later"
+                    cancel()
             for child in children:
                 child.request_interrupt(reason.mode, reason.source, reason.message or "the parent agent stopped")
+        if first:
             for callback in callbacks:
-                callback(reason)
-            if reason.mode is InterruptMode.IMMEDIATE and cancel is not None:
-                cancel()
+                try:
+                    callback(reason)
+                except Exception as e:  # one broken callback must not break stopping
+                    log.warning("interrupt callback %r failed: %s", callback, e)
         if self.hooks is not None and self.hooks.active(HookEvent.POST_INTERRUPT):
             self.hooks.trigger_sync(HookEvent.POST_INTERRUPT, self.agent_id, {**data, "first": first})
         return self.reason or reason
 
     def on_shutdown(self, callback: Callable[[InterruptReason], Any]) -> None:
-        """Called once when an interrupt is requested (close files, release a lock, notify someone)."""
+        """Called when an interrupt is first requested (close files, release a lock, notify someone)."""
         self._callbacks.append(callback)
 
     def add_child(self, child: InterruptManager) -> None:
@@ -130,38 +135,48 @@ class InterruptManager:
             if child in self.children:
                 self.children.remove(child)
 
-    def start_timeout(self, seconds: float, mode: InterruptMode | str = InterruptMode.GRACEFUL) -> None:
-        """Interrupt after ``seconds`` — a timer on the running loop, so nothing blocks while it waits."""
+    # -- runs -----------------------------------------------------------------------------------------------------
+    def run_started(self, cancel: Callable[[], Any]) -> int:
+        """Register a run (what an IMMEDIATE interrupt cancels) and start its time limit; returns its token."""
         import asyncio
 
-        self.cancel_timeout()
-        message = f"no result within {seconds:g} s"
-        self._timer = asyncio.get_running_loop().call_later(
-            seconds, lambda: self.request_interrupt(mode, InterruptSource.TIMEOUT, message)
-        )
-
-    def cancel_timeout(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def bind(self, cancel: Callable[[], Any] | None) -> None:
-        """Set what an IMMEDIATE interrupt cancels (the run's task); None when the run ends."""
         with self._lock:
-            self._cancel = cancel
+            self._next += 1
+            token = self._next
+            self._cancels[token] = cancel
+        if self.time_limit:
+            seconds, message = self.time_limit, f"no result within {self.time_limit:g} s"
+            self._timers[token] = asyncio.get_running_loop().call_later(
+                seconds, lambda: self.request_interrupt(InterruptMode.GRACEFUL, InterruptSource.TIMEOUT, message)
+            )
+        return token
+
+    def run_ended(self, token: int) -> None:
+        """Forget a run; when no run is left, a handled interrupt is cleared so the next run starts clean."""
+        with self._lock:
+            self._cancels.pop(token, None)
+            timer = self._timers.pop(token, None)
+            if not self._cancels:
+                self.reason = None
+        if timer is not None:
+            timer.cancel()
+
+    @property
+    def running(self) -> int:
+        return len(self._cancels)
 
     def watch_budget(self, context: Any, soft_limit: float) -> None:
         """Stop gracefully once ``context`` (an ExecutionContext) has spent ``soft_limit`` USD — before its hard
         ``budget_limit`` would end the run with BudgetExceededError, and with a checkpoint to resume from."""
 
         def check(spent: float) -> None:
-            if spent >= soft_limit and not self.is_interrupted:
+            if spent >= soft_limit and not self.is_interrupted and self.running:
                 self.request_interrupt(InterruptMode.GRACEFUL, InterruptSource.BUDGET, f"${spent:.4f} spent")
 
         context.add_listener(check)
 
     def reset(self) -> None:
-        """Clear a handled interrupt so the agent can run again."""
+        """Clear an interrupt by hand (runs clear a handled one themselves when they end)."""
         with self._lock:
             self.reason = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from .._sync import run_sync
 from ..exceptions import AgentInterrupted, ConfigurationError
 from ..hooks.events import HookEvent
 from ..hooks.manager import HookManager, current_trace, new_trace_id, veto_error
-from ..interrupts import InterruptManager
+from ..interrupts import InterruptManager, InterruptMode
 from ..llm._types import Completion, LLMRequest, Message
 from ..llm.client import LLM
 from ..memory.buffer import BufferMemory
@@ -150,7 +151,7 @@ class BaseAgent:
     async def arun(self, session_id: str | None = None, **inputs: Any) -> AgentResult:
         values = self.signature.validate_inputs(inputs)
         return await self._lifecycle(
-            values, session_id, lambda: self.strategy.execute(self, values, session_id=session_id)
+            values, session_id, lambda v: self.strategy.execute(self, v, session_id=session_id)
         )
 
     async def aresume(self, checkpoint_id: str | None = None) -> AgentResult:
@@ -170,40 +171,43 @@ class BaseAgent:
             raise ConfigurationError(
                 f"No checkpoint for agent_id {self.agent_id!r}; pass the checkpoint id from the interruption message."
             )
+        if state.status == "completed":
+            raise ConfigurationError(
+                f"Checkpoint {state.checkpoint_id} is of a run that completed; there is nothing to resume. Pass the "
+                "checkpoint id from the interruption message."
+            )
         values = self.signature.validate_inputs(state.inputs)
-        return await self._lifecycle(values, state.metadata.get("session_id"), lambda: resume(self, state))
+        return await self._lifecycle(values, state.metadata.get("session_id"), lambda v: resume(self, state))
 
-    def resume(self, checkpoint_id: str | None = None) -> AgentResult:
+    def resume(self, checkpoint_id: str | None = None) -> AgentResult | LiveRun:
+        """Like :meth:`run`: in a notebook, a resumed run that may wait for an approval returns a LiveRun."""
+        if self._needs_live_run():
+            from .live import LiveRun
+
+            return LiveRun.start(self, self.aresume(checkpoint_id))
         return run_sync(self.aresume(checkpoint_id), self._on_ctrl_c)
 
     async def _lifecycle(
-        self, values: dict[str, Any], session_id: str | None, execute: Callable[[], Awaitable[Prediction]]
+        self, values: dict[str, Any], session_id: str | None, execute: Callable[[dict[str, Any]], Awaitable[Prediction]]
     ) -> AgentResult:
-        """One run, with its trace id, AGENT_LOOP hooks, interrupts and result building around ``execute``."""
-        import asyncio
+        """One run, with its trace id, AGENT_LOOP hooks, interrupts and result building around ``execute``.
+
+        The strategy runs as its own task, so an IMMEDIATE interrupt cancels exactly that — never the caller's
+        code, even when the request arrives from another thread just as the run returns.
+        """
 
         started = time.perf_counter()
         self.context.check_budget(0.0, "this run")  # a budget already spent stops the next run before it pays
-        self.interrupts.reset()
+        self.last_checkpoint_id = None
         trace = current_trace.set(current_trace.get() or new_trace_id())  # specialists share their caller's trace
-        if self.interrupts.time_limit:
-            self.interrupts.start_timeout(self.interrupts.time_limit)
-        task, loop = asyncio.current_task(), asyncio.get_running_loop()
-        # IMMEDIATE interrupts may come from another thread (a signal, a click): cancel through the loop
-        self.interrupts.bind((lambda: loop.call_soon_threadsafe(task.cancel)) if task is not None else None)
         try:
-            await self._fire(HookEvent.PRE_AGENT_LOOP, "This run", inputs=values, signature=self.signature.__name__)
-            try:
-                prediction = await execute()
-            except asyncio.CancelledError:
-                reason = self.interrupts.reason
-                if reason is None:
-                    raise
-                where = self.last_checkpoint_id
-                hint = f" Resume from checkpoint {where}: agent.resume({where!r})." if where else ""
-                message = f"{self.name} was stopped mid-step: {reason.describe()}.{hint}"
-                raise AgentInterrupted(message, checkpoint_id=where, reason=reason) from None
-            result = self._result(prediction, values, session_id, started)
+            data = await self._fire(
+                HookEvent.PRE_AGENT_LOOP, "This run", inputs=values, signature=self.signature.__name__
+            )
+            values = data.get("inputs", values)
+            result = self._result(await self._interruptible(execute(values)), values, session_id, started)
+            if self.memory is not None and session_id is not None:
+                await self._remember(session_id, values, dict(result))  # what the user saw, after postprocessing
         except BaseException as e:
             if self.hooks.active(HookEvent.POST_AGENT_LOOP):
                 await self.hooks.trigger(HookEvent.POST_AGENT_LOOP, self.agent_id, {"inputs": values, "error": e})
@@ -214,9 +218,27 @@ class BaseAgent:
                 await self.hooks.trigger(HookEvent.POST_AGENT_LOOP, self.agent_id, data)
             return result
         finally:
-            self.interrupts.bind(None)
-            self.interrupts.cancel_timeout()
             current_trace.reset(trace)
+
+    async def _interruptible(self, work: Awaitable[Prediction]) -> Prediction:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        step = asyncio.ensure_future(work)
+        token = self.interrupts.run_started(lambda: loop.call_soon_threadsafe(step.cancel))
+        try:
+            return await step
+        except asyncio.CancelledError:
+            reason = self.interrupts.reason
+            if reason is None or reason.mode is not InterruptMode.IMMEDIATE or not step.cancelled():
+                raise  # the caller cancelled us (not an interrupt): let it through
+            where = self.last_checkpoint_id
+            hint = f" Resume from checkpoint {where}: agent.resume({where!r})." if where else ""
+            redo = " The step in progress did not finish and runs again on resume." if where else ""
+            message = f"{self.name} was stopped mid-step: {reason.describe()}.{hint}{redo}"
+            raise AgentInterrupted(message, checkpoint_id=where, reason=reason) from None
+        finally:
+            self.interrupts.run_ended(token)
 
     def stop_if_interrupted(self, done: int, partial: Any = None) -> None:
         """Strategies call this between steps: a requested interrupt ends the run here, after ``done`` steps."""
@@ -253,10 +275,7 @@ class BaseAgent:
             who = ", ".join(sorted({s.decided_by for s in steps}))
             result.warnings.append(f"{len(steps)} tool call(s) were decided by {who}, not by a person.")
         result.params = self._params()
-        result = self.postprocess(result)
-        if self.memory is not None and session_id is not None:
-            self._remember(session_id, values, dict(result))  # what the user saw, after postprocessing
-        return result
+        return self.postprocess(result)
 
     def run(self, session_id: str | None = None, **inputs: Any) -> AgentResult | LiveRun:
         """Run to completion and return the :class:`AgentResult`.
@@ -280,8 +299,11 @@ class BaseAgent:
         if presses > 2:
             return False
         mode = InterruptMode.GRACEFUL if presses == 1 else InterruptMode.IMMEDIATE
-        note = "Ctrl+C (press again to stop mid-step)" if presses == 1 else "Ctrl+C twice"
-        self.interrupts.request_interrupt(mode, InterruptSource.SIGNAL, note)
+        if presses == 1:
+            print(
+                f"⏹ Stopping {self.name} after the current step (press ■ / Ctrl+C again to stop now)…", file=sys.stderr
+            )
+        self.interrupts.request_interrupt(mode, InterruptSource.SIGNAL, "Ctrl+C" if presses == 1 else "Ctrl+C twice")
         return True
 
     def _needs_live_run(self) -> bool:
@@ -346,7 +368,7 @@ class BaseAgent:
             self.llm,
             self.signature,
             inputs,
-            history=self._history(session_id),
+            history=await self._history(session_id),
             retry_attempts=self.config.retry_attempts,
             guidelines=self.guidelines,
             context=context,
@@ -376,7 +398,7 @@ class BaseAgent:
         values = self.signature.validate_inputs(inputs)
         mode = self.llm.structured_mode()
         return build_messages(
-            self.signature, values, mode=mode, history=self._history(session_id), guidelines=self.guidelines
+            self.signature, values, mode=mode, history=self._turns(session_id), guidelines=self.guidelines
         )
 
     def _params(self) -> dict[str, Any]:
@@ -392,37 +414,48 @@ class BaseAgent:
         return result
 
     # -- memory and accounting -----------------------------------------------------------------------------------
-    def _history(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def _turns(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        if self.memory is None or session_id is None:
+            return []
+        return [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+
+    async def _history(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The remembered turns for the prompt, through the MEMORY_LOAD hooks (which may withhold them)."""
         if self.memory is None or session_id is None:
             return []
         hooks = self.hooks
-        load = HookEvent.PRE_MEMORY_LOAD
-        if hooks.active(load) and hooks.trigger_sync(load, self.agent_id, {"session_id": session_id}).blocked:
-            return []  # a hook keeps this session's memory out of the prompt
-        turns = [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+        if hooks.active(HookEvent.PRE_MEMORY_LOAD):
+            dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, {"session_id": session_id})
+            if dispatch.blocked:
+                return []  # a hook keeps this session's memory out of the prompt
+        turns = self._turns(session_id)
         if hooks.active(HookEvent.POST_MEMORY_LOAD):
-            hooks.trigger_sync(HookEvent.POST_MEMORY_LOAD, self.agent_id, {"session_id": session_id, "turns": turns})
+            dispatch = await hooks.trigger(
+                HookEvent.POST_MEMORY_LOAD, self.agent_id, {"session_id": session_id, "turns": turns}
+            )
+            turns = dispatch.data.get("turns", turns)  # a hook may filter or summarise them
         return turns
 
-    def _remember(self, session_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    async def _remember(self, session_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         assert self.memory is not None
         hooks = self.hooks
-        data = {"session_id": session_id, "inputs": inputs, "outputs": outputs}
-        if (
-            hooks.active(HookEvent.PRE_MEMORY_SAVE)
-            and hooks.trigger_sync(HookEvent.PRE_MEMORY_SAVE, self.agent_id, data).blocked
-        ):
-            return  # e.g. a hook that keeps personal data out of memory
-        self.memory.save(session_id, inputs, outputs)
+        data: dict[str, Any] = {"session_id": session_id, "inputs": inputs, "outputs": outputs}
+        if hooks.active(HookEvent.PRE_MEMORY_SAVE):
+            dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_SAVE, self.agent_id, data)
+            if dispatch.blocked:
+                return  # e.g. a hook that keeps personal data out of memory
+            data = dispatch.data  # ... or one that masks it first
+        self.memory.save(session_id, data["inputs"], data["outputs"])
         if hooks.active(HookEvent.POST_MEMORY_SAVE):
-            hooks.trigger_sync(HookEvent.POST_MEMORY_SAVE, self.agent_id, data)
+            await hooks.trigger(HookEvent.POST_MEMORY_SAVE, self.agent_id, data)
 
     # -- other agents ---------------------------------------------------------------------------------------------
     async def invoke_specialist(self, specialist: BaseAgent, **inputs: Any) -> AgentResult:
         """Hand a sub-task to another agent: SPECIALIST_INVOKE hooks fire (and may veto), the call shares this
         run's trace, and interrupting this agent interrupts the specialist."""
         what = f"Invoking {specialist.name}"
-        await self._fire(HookEvent.PRE_SPECIALIST_INVOKE, what, specialist=specialist.name, inputs=inputs)
+        data = await self._fire(HookEvent.PRE_SPECIALIST_INVOKE, what, specialist=specialist.name, inputs=inputs)
+        inputs = data.get("inputs", inputs)
         self.interrupts.add_child(specialist.interrupts)
         try:
             result = await specialist.arun(**inputs)

@@ -99,12 +99,16 @@ class LiveRun:
         )
 
     def stop(self) -> None:
-        """Stop gracefully: the current step finishes, a checkpoint is saved (when on), then the run ends."""
+        """First click: stop after the current step (checkpointed when on). Second click: stop now — also ends a
+        wait for an approval."""
         from ..interrupts import InterruptMode, InterruptSource
 
-        self.agent.interrupts.request_interrupt(InterruptMode.GRACEFUL, InterruptSource.USER, "Stop button")
+        now = self.agent.interrupts.is_interrupted
+        mode = InterruptMode.IMMEDIATE if now else InterruptMode.GRACEFUL
+        self.agent.interrupts.request_interrupt(mode, InterruptSource.USER, "Stop button")
         if self._stop is not None:
-            self._stop.disabled, self._stop.description = True, "Stopping…"
+            self._stop.description = "Stopping now…" if now else "Stop now"
+            self._stop.disabled = now
 
     def cancel(self) -> None:
         """Stop the run; a pending approval card shows it was cancelled."""

@@ -7,6 +7,7 @@ one dict lookup (callers check :meth:`HookManager.active` before building the ev
 
 from __future__ import annotations
 
+import collections
 import inspect
 import logging
 import threading
@@ -108,7 +109,8 @@ class HookManager:
     def __init__(self) -> None:
         self._handlers: dict[HookEvent, list[_Entry]] = {}
         self._lock = threading.Lock()
-        self.errors: list[tuple[str, HookEvent, str]] = []  # (hook, event, error): isolated, never raised
+        # (hook, event, error), the latest 1,000: isolated, never raised into the run
+        self.errors: collections.deque[tuple[str, HookEvent, str]] = collections.deque(maxlen=1000)
 
     # -- registration ---------------------------------------------------------------------------------------------
     def register(
@@ -183,9 +185,8 @@ class HookManager:
         entries = self._handlers.get(event)
         if not entries:
             return Dispatch(event, data if data is not None else _NO_DISPATCH_DATA)
-        context = HookContext(
-            event, agent_id, data if data is not None else {}, kw.get("metadata") or {}, kw.get("trace_id") or ""
-        )
+        trace = kw.get("trace_id") or current_trace.get()
+        context = HookContext(event, agent_id, data if data is not None else {}, kw.get("metadata") or {}, trace)
         dispatch = Dispatch(event, context.data)
         for entry in entries:
             if entry.is_async:

@@ -279,9 +279,15 @@ class Journey:
             raise ConfigurationError(
                 f"process_message takes the user's message as a str, got {type(message).__name__}."
             )
+        from ..hooks.manager import current_trace, new_trace_id
+
         await self.start()
-        async with self._lock():
-            return await self._process(message)
+        trace = current_trace.set(current_trace.get() or new_trace_id())  # one trace per message, agents included
+        try:
+            async with self._lock():
+                return await self._process(message)
+        finally:
+            current_trace.reset(trace)
 
     def send(self, message: str) -> JourneyResponse:
         """:meth:`process_message` from sync code (works inside a notebook too)."""

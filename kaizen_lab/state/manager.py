@@ -126,7 +126,12 @@ class StateManager:
         return vetoed is not None
 
     def _prune(self, agent_id: str, keep: int, protect: str | None) -> int:
-        doomed = [i.checkpoint_id for i in self.storage.list(agent_id)[keep:] if i.checkpoint_id != protect]
+        # Interrupted checkpoints are kept: they are what a person will resume from, however many runs came since.
+        doomed = [
+            i.checkpoint_id
+            for i in self.storage.list(agent_id)[keep:]
+            if i.checkpoint_id != protect and i.status != "interrupted"
+        ]
         return sum(self.storage.delete(checkpoint_id) for checkpoint_id in doomed)
 
     def __repr__(self) -> str:

@@ -166,3 +166,29 @@ def test_memory_save_veto_keeps_a_turn_out_of_memory() -> None:
     agent = BaseAgent(signature="q -> a", llm=LLM(FunctionProvider([{"a": "x"}])), hooks=hooks, max_turns=5)
     agent.run(session_id="s", q="call me at 555-0100")
     assert agent.get_history("s") == []
+
+
+async def test_memory_hooks_may_be_async_and_may_mask_what_is_saved() -> None:
+    hooks = HookManager()
+
+    async def mask(ctx: HookContext) -> HookResult:
+        return HookResult(data={"inputs": {"q": ctx.data["inputs"]["q"].replace("123-45-6789", "***")}})
+
+    hooks.register(HookEvent.PRE_MEMORY_SAVE, mask)
+    agent = BaseAgent(signature="q -> a", llm=LLM(FunctionProvider([{"a": "ok"}])), hooks=hooks, max_turns=5)
+    await agent.arun(session_id="s", q="my ssn is 123-45-6789")
+    assert agent.get_history("s")[0]["inputs"] == {"q": "my ssn is ***"}
+
+
+async def test_pre_agent_loop_and_specialist_hooks_can_change_inputs() -> None:
+    provider = FunctionProvider([{"a": "x"}, {"a": "y"}])
+    hooks = HookManager()
+    hooks.register(HookEvent.PRE_AGENT_LOOP, lambda ctx: HookResult(data={"inputs": {"q": "rewritten"}}))
+    agent = BaseAgent(signature="q -> a", llm=LLM(provider), hooks=hooks)
+    await agent.arun(q="original")
+    assert "q: rewritten" in provider.calls[0].messages[-1]["content"]
+    helper_provider = FunctionProvider([{"a": "z"}])
+    helper = BaseAgent(signature="q -> a", llm=LLM(helper_provider))
+    agent.hooks.register(HookEvent.PRE_SPECIALIST_INVOKE, lambda ctx: HookResult(data={"inputs": {"q": "narrowed"}}))
+    await agent.invoke_specialist(helper, q="broad")
+    assert "q: narrowed" in helper_provider.calls[0].messages[-1]["content"]

@@ -59,7 +59,7 @@ def agent(replies, tmp_path=None, **kw) -> ReActAgent:
         tools=[count, slow],
         control=HeadlessPolicy(),
         max_cycles=8,
-        checkpoints=tmp_path / "ckpt" if tmp_path else None,
+        **({"checkpoints": tmp_path / "ckpt"} if tmp_path else {}),
         **kw,
     )
 
@@ -172,9 +172,30 @@ async def test_interrupting_a_parent_interrupts_the_specialist_it_invoked() -> N
     child = agent([{"thought": "wait", "action": "slow", "action_input": {"seconds": 0.2}}] * 5)
     parent = BaseAgent(signature="q -> a", llm=LLM(FunctionProvider([{"a": "x"}])))
     asyncio.get_running_loop().call_later(0.1, parent.interrupts.request_interrupt)
-    with pytest.raises(AgentInterrupted, match="the parent agent stopped"):
+    with pytest.raises(AgentInterrupted, match="the parent agent stopped") as e:
         await parent.invoke_specialist(child, task="wait")
-    assert child.interrupts.reason.source is InterruptSource.PROGRAMMATIC
+    assert e.value.reason.source is InterruptSource.PROGRAMMATIC
+    assert not child.interrupts.is_interrupted  # handled: its next run starts clean
+
+
+async def test_a_specialist_invoked_by_a_stopped_parent_does_not_start_working() -> None:
+    CALLS.clear()
+    child = agent(script())
+    parent = BaseAgent(signature="q -> a", llm=LLM(FunctionProvider([])))
+    token = parent.interrupts.run_started(lambda: None)  # the parent is mid-run...
+    parent.interrupts.request_interrupt(message="user left")  # ...and has been asked to stop
+    with pytest.raises(AgentInterrupted, match="stopped after 0 of 8 cycles"):
+        await parent.invoke_specialist(child, task="count")
+    parent.interrupts.run_ended(token)
+    assert CALLS == []
+
+
+async def test_a_late_immediate_stop_never_cancels_the_callers_code() -> None:
+    a = agent(script())
+    await a.arun(task="count")
+    a.interrupts.request_interrupt("immediate", "user")  # the run is over: nothing to cancel
+    await asyncio.sleep(0.05)  # the caller's next await is not cancelled
+    assert a.interrupts.is_interrupted  # still pending: the next run would stop at once
 
 
 def test_a_pre_interrupt_hook_can_refuse_and_post_interrupt_fires() -> None:
@@ -188,3 +209,22 @@ def test_a_pre_interrupt_hook_can_refuse_and_post_interrupt_fires() -> None:
     events.append("armed")
     a.interrupts.request_interrupt(source="user")
     assert a.interrupts.is_interrupted and events == ["armed", "user"]
+
+
+def test_a_completed_checkpoint_is_not_resumed_and_interrupted_ones_survive_retention(tmp_path) -> None:
+    from kaizen_lab import StateManager
+    from kaizen_lab.state import FilesystemStorage
+
+    manager = StateManager(FilesystemStorage(tmp_path / "ckpt"), retention_count=2)
+    hooks = HookManager()
+    first = agent(script(), hooks=hooks, agent_id="counter", checkpoints=manager)
+    stop_after_cycle(hooks, first, 1)
+    with pytest.raises(AgentInterrupted) as e:
+        first.run(task="count")
+    for _ in range(3):  # later, complete runs of the same agent produce many newer checkpoints
+        agent(script(), agent_id="counter", checkpoints=manager).run(task="count")
+    with pytest.raises(Exception, match="completed; there is nothing to resume"):
+        agent(script(), agent_id="counter", checkpoints=manager).resume()
+    rest = script()[len(first.llm.provider.calls) :]
+    resumed = agent(rest, agent_id="counter", checkpoints=manager).resume(e.value.checkpoint_id)
+    assert resumed["answer"] == "6, 4, 5, 4"

@@ -81,8 +81,24 @@ async def test_the_stop_button_ends_the_run_gracefully_and_says_so() -> None:
     live = LiveRun.start(a, a.arun(task="wait"))
     await asyncio.sleep(0.1)
     live._stop.click()  # the Stop button beside the status line
-    assert live._stop.disabled and live._stop.description == "Stopping…"
+    assert not live._stop.disabled and live._stop.description == "Stop now"  # a second click stops mid-step
     with pytest.raises(AgentInterrupted, match="you stopped it: Stop button"):
         await asyncio.wait_for(_await(live), 5)
     assert live._status.value.startswith("⏹ ReActAgent stopped after 1 of")
     assert live._stop.layout.display == "none"
+
+
+async def test_a_second_stop_click_ends_a_wait_for_approval() -> None:
+    from kaizen_lab import AgentInterrupted
+
+    transport = MemoryTransport()  # nobody answers
+    a = agent(transport)
+    live = LiveRun.start(a, a.arun(task="launch"))
+    while not transport.pending:
+        await asyncio.sleep(0.01)
+    live._stop.click()
+    live._stop.click()
+    assert live._stop.disabled and live._stop.description == "Stopping now…"
+    with pytest.raises(AgentInterrupted, match="stopped mid-step: you stopped it: Stop button"):
+        await asyncio.wait_for(_await(live), 5)
+    assert transport.responses[-1].decided_by == "cancelled"

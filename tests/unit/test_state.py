@@ -513,7 +513,7 @@ async def test_a_pre_hook_can_veto_and_a_post_hook_gets_the_size(files: Filesyst
             "size_bytes": info.size_bytes,
         }
     ]
-    assert hooks.errors == []
+    assert list(hooks.errors) == []
 
 
 @pytest.mark.parametrize(

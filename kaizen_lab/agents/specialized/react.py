@@ -73,7 +73,8 @@ class ReActStrategy(Strategy):
 
     async def execute(self, agent: BaseAgent, inputs: dict[str, Any], *, session_id: str | None) -> Prediction:
         run = _Run(agent, inputs, self, native=self.uses_native_tools(agent), session_id=session_id)
-        run.start()
+        await run.start()
+        await run.checkpoint(0)  # so a stop in the very first cycle can be resumed too
         return await self._finish(run, await run.loop(first_cycle=1))
 
     async def resume(self, agent: BaseAgent, state: AgentState) -> Prediction:
@@ -124,10 +125,10 @@ class _Run:
         self.messages: list[Message] = []
         self.checkpoint_id: str | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         system = native_system_prompt(self.sig) if self.native else self._json_system_prompt()
         self.messages = [{"role": "system", "content": system}]
-        for past_inputs, past_outputs in self.agent._history(self.session_id):  # earlier turns of this session
+        for past_inputs, past_outputs in await self.agent._history(self.session_id):  # earlier turns of this session
             self.messages.append({"role": "user", "content": format_inputs(self.sig, past_inputs)})
             self.messages.append({"role": "assistant", "content": json.dumps(past_outputs, default=str)})
         self.messages.append({"role": "user", "content": format_inputs(self.sig, self.inputs)})
