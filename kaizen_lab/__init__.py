@@ -40,6 +40,7 @@ from .exceptions import (
     AgentInterrupted,
     BudgetExceededError,
     ConfigurationError,
+    DocumentError,
     HookVetoError,
     KaizenError,
     ModelRequestsForbidden,
@@ -180,6 +181,7 @@ __all__ = [
     "Transition",
     # errors
     "AgentInterrupted",
+    "DocumentError",
     "HookVetoError",
     "BudgetExceededError",
     "ConfigurationError",

@@ -7,6 +7,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     ├── ProviderError           the model provider failed (status, retry_after, provider, model)
     │   └── ModelRequestsForbidden   a real network call was attempted while they are switched off
     ├── OutputParseError        the model's output never matched the signature (raw output kept)
+    ├── DocumentError           a file cannot be read as a document (damaged, encrypted, empty, not what it says)
     ├── ToolDeniedError         a tool call was refused by a policy or a person
     │   └── SandboxError        a tool tried to reach outside its workspace or limits
     ├── BudgetExceededError     a cost or token budget ran out
@@ -22,6 +23,7 @@ __all__ = [
     "AgentInterrupted",
     "BudgetExceededError",
     "ConfigurationError",
+    "DocumentError",
     "HookVetoError",
     "KaizenError",
     "ModelRequestsForbidden",
@@ -84,6 +86,14 @@ class OutputParseError(KaizenError):
         self.expected_fields = expected_fields
         self.attempts = attempts
         self.problem = problem  # what was wrong with the last reply (the validation error)
+
+
+class DocumentError(KaizenError, ValueError):
+    """The file cannot be read as a document: not what its name says, damaged, encrypted, or empty."""
+
+    def __init__(self, message: str, *, path: object = "") -> None:
+        super().__init__(message)
+        self.path = str(path)
 
 
 class ToolDeniedError(KaizenError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..agents.base import BaseAgent
 from ..agents.predict import Prediction, predict
@@ -19,7 +19,7 @@ from ..agents.strategies import Strategy
 from ..signatures import InputField, OutputField, Signature
 
 if TYPE_CHECKING:
-    from .documents import SearchHit
+    from .documents import SearchHit, TokenSpans
     from .store import VectorStore
 
 __all__ = ["RAGConfig", "RAGResearchAgent", "ResearchSignature"]
@@ -145,7 +145,8 @@ class RAGResearchAgent(BaseAgent):
         """Extract and store each file; returns chunks stored per file."""
         from .extraction import extract_document
 
-        tokenizer = getattr(self.store.embedder, "token_spans", None)
+        embedder = self.store.embedder
+        tokenizer = cast("TokenSpans", embedder) if hasattr(embedder, "token_spans") else None
         counts: dict[str, int] = {}
         for path in paths:
             doc = extract_document(
@@ -153,7 +154,7 @@ class RAGResearchAgent(BaseAgent):
                 extract_tables=False,
                 chunk_size=chunk_size,
                 overlap=overlap,
-                tokenizer=self.store.embedder if tokenizer else None,
+                tokenizer=tokenizer,
             )
             self.store.delete(source=doc.source)  # a re-extracted file may have fewer chunks than before
             counts[doc.source] = self.store.add_chunks(doc.chunks)

@@ -19,10 +19,13 @@ def test_public_names():
     assert set(kaizen_lab_widgets.__all__) == {
         "ApprovalCard",
         "JourneyMap",
+        "PageImage",
         "Progress",
+        "RAGExplorer",
         "QuestionCard",
         "SignatureBuilder",
         "WidgetTransport",
+        "render_page",
         "usage_figure",
         "usage_table",
     }
