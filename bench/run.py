@@ -7,7 +7,10 @@
 4. ``%load_ext kaizen_lab`` time in a fresh IPython shell (shell creation excluded) vs ``%load_ext jupyter_ai_magics``
    when that is installed, else vs ``import IPython``;
 5. rows/s of ``%%agent --over`` (200 rows, concurrency 8) against a threaded OpenAI-compatible server on 127.0.0.1
-   with 100 ms latency per call, vs the ideal concurrency / latency; concurrency 1 on 30 rows for information.
+   with 100 ms latency per call, vs the ideal concurrency / latency; concurrency 1 on 30 rows for information;
+6. what one tool call costs: ``ToolExecutor.execute`` vs calling the function, vs ``tool.acall`` and vs a raw
+   ``asyncio.to_thread`` (information, no target), and a whole ReAct run with one tool call vs pydantic-ai's
+   ``Agent(TestModel(), tools=[...]).run_sync``.
 
 Every ratio is kaizen / peer (or / ideal), from numbers measured in this run. ``--skip-local`` leaves out
 benchmark 3.
@@ -30,6 +33,7 @@ import import_time
 import load_ext
 import local_tokens
 import overhead
+import tool_overhead
 from common import BENCH_DIR, ROOT
 
 IMPORT_TARGET_MS = 150
@@ -227,6 +231,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                     "—" if info else yes(b["ratio"] >= BATCH_TARGET),
                 )
             )
+    tools = results.get("tool_overhead")
+    if tools:
+        for label, variant, base in tool_overhead.COMPARISONS:
+            kz, p = tools[variant]["median_us"], tools[base]["median_us"]
+            unit = "" if variant.startswith("agent") else ", µs/call"
+            out.append((f"tool call: {label}{unit}", f"{kz:.1f}", f"{p:.1f}", f"{kz / p:.2f}x", "—", "—"))
     return out
 
 
@@ -254,6 +264,7 @@ def main() -> None:
     results["overhead"] = step("framework overhead per structured call", overhead.measure)
     results["load_ext"] = step("%load_ext kaizen_lab (fresh interpreters)", load_ext.measure)
     results["batch"] = step("%%agent --over rows/s against a 100 ms server", batch_throughput.measure)
+    results["tool_overhead"] = step("tool call overhead and one-tool agent runs", tool_overhead.measure)
     if "--skip-local" not in sys.argv:
         results["local_tokens"] = step("local model tokens/s vs raw xllamacpp", local_tokens.measure)
     results["machine"]["load_average_at_end"] = os.getloadavg()
