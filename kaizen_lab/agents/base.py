@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from .live import LiveRun
 
 __all__ = ["BaseAgent"]
+
+# Per-call guidelines by agent id (a mapping, so a specialist called inside the block is not affected).
+_extra_guidelines: ContextVar[dict[str, tuple[str, ...]]] = ContextVar("kaizen_extra_guidelines", default={})  # noqa: B039
 
 
 class BaseAgent:
@@ -84,7 +89,7 @@ class BaseAgent:
         self.name = name or type(self).__name__
         self.agent_id = agent_id or f"{self.name}-{uuid.uuid4().hex[:8]}"
         self.usage = UsageLedger()
-        self.guidelines: list[str] = []
+        self.guidelines: list[str] = []  # see also active_guidelines(): per-call additions (journeys' pathways)
         self.workspace = workspace
         self.tools = build_registry(tools, self._sandbox)
         self.context = context or ExecutionContext()
@@ -101,6 +106,22 @@ class BaseAgent:
     def _hook_manager(self) -> HookManager:
         """The Kaizen spelling of :attr:`hooks`."""
         return self.hooks
+
+    @contextlib.contextmanager
+    def guided(self, extra: Iterable[str]) -> Iterator[None]:
+        """Add guidelines for the calls made inside the block only — per task (a contextvar), so two concurrent
+        callers sharing this agent (two journeys) never see each other's."""
+        current = _extra_guidelines.get()
+        token = _extra_guidelines.set({**current, self.agent_id: (*current.get(self.agent_id, ()), *extra)})
+        try:
+            yield
+        finally:
+            _extra_guidelines.reset(token)
+
+    @property
+    def active_guidelines(self) -> list[str]:
+        extra = _extra_guidelines.get().get(self.agent_id, ())
+        return [*self.guidelines, *(g for g in extra if g not in self.guidelines)]
 
     def _sandbox(self) -> Any:
         """The builtin tools' limits; the workspace folder is made only when a builtin tool is asked for."""
@@ -370,7 +391,7 @@ class BaseAgent:
             inputs,
             history=await self._history(session_id),
             retry_attempts=self.config.retry_attempts,
-            guidelines=self.guidelines,
+            guidelines=self.active_guidelines,
             context=context,
             complete=self._complete,
         )
@@ -398,7 +419,7 @@ class BaseAgent:
         values = self.signature.validate_inputs(inputs)
         mode = self.llm.structured_mode()
         return build_messages(
-            self.signature, values, mode=mode, history=self._turns(session_id), guidelines=self.guidelines
+            self.signature, values, mode=mode, history=self._turns(session_id), guidelines=self.active_guidelines
         )
 
     def _params(self) -> dict[str, Any]:

@@ -446,13 +446,8 @@ class Journey:
         return _combine(results, self.session_id), None
 
     async def _run_agent(self, agent: BaseAgent, pathway: type[Pathway], inputs: dict[str, Any]) -> AgentResult:
-        own = agent.guidelines
-        if pathway.__guidelines__:
-            agent.guidelines = [*own, *(g for g in pathway.__guidelines__ if g not in own)]
-        try:
+        with agent.guided(pathway.__guidelines__):  # per call: a shared agent's other callers are unaffected
             return await agent.arun(session_id=self.session_id, **inputs)
-        finally:
-            agent.guidelines = own
 
     def _accumulate(self, state: JourneyState, pathway: type[Pathway], outputs: dict[str, Any]) -> list[str]:
         added = []

@@ -85,7 +85,7 @@ class RetrieveThenAnswer(Strategy):
             {"question": question, "sources": sources},
             history=await agent._history(session_id),
             retry_attempts=agent.config.retry_attempts,
-            guidelines=agent.guidelines,
+            guidelines=agent.active_guidelines,
             complete=agent._complete,
         )
         cited = [n for n in dict.fromkeys(answered.outputs.get("cited") or []) if 1 <= n <= len(hits)]

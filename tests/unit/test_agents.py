@@ -373,3 +373,25 @@ def test_an_explicit_provider_keeps_a_slashed_model_id():
 def test_config_repr_hides_provider_config():
     agent = BaseAgent(signature=QA, llm_provider="mock", provider_config={"api_key": "mysecretvalue123"})
     assert "mysecretvalue123" not in repr(agent.config)
+
+
+async def test_guided_adds_guidelines_to_one_call_of_one_agent_only() -> None:
+    import asyncio
+
+    from kaizen_lab import LLM, BaseAgent, FunctionProvider
+
+    provider = FunctionProvider(lambda m, r: {"a": "x"})
+    agent = BaseAgent(signature="q -> a", llm=LLM(provider))
+
+    async def call(extra: list[str]) -> str:
+        with agent.guided(extra):
+            await asyncio.sleep(0.01)  # interleave with the other caller
+            await agent.arun(q="hi")
+        return provider.calls[-1].messages[0]["content"]
+
+    await asyncio.gather(call(["Be formal"]), call(["Be brief"]))
+    prompts = [c.messages[0]["content"] for c in provider.calls]
+    assert sum("Be formal" in p for p in prompts) == 1 and sum("Be brief" in p for p in prompts) == 1
+    assert not any("Be formal" in p and "Be brief" in p for p in prompts)
+    await agent.arun(q="later")
+    assert "Be formal" not in provider.calls[-1].messages[0]["content"] and agent.guidelines == []

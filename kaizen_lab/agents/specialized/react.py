@@ -181,6 +181,7 @@ class _Run:
             budget_spent=context.spent,
             tool_usage=dict(context.tool_usage),
             completed_actions=[_jsonable(s.tool_result.__dict__) for s in self.transcript if s.tool_result],
+            approval_history=[_jsonable(e.__dict__) for e in context.audit],
             strategy_state={
                 "native": self.native,
                 "transcript": [_step_dict(s) for s in self.transcript],
