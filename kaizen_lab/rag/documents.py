@@ -51,6 +51,7 @@ class Chunk:
     def metadata(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "file_name": self.source.replace("\\", "/").rsplit("/", 1)[-1],  # filter with where={"file_name": ...}
             "page": self.page_start,
             "page_end": self.page_end,
             "char_start": self.char_start,

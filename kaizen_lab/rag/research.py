@@ -83,7 +83,7 @@ class RetrieveThenAnswer(Strategy):
             agent.llm,
             _AnswerFromSources,
             {"question": question, "sources": sources},
-            history=await agent._history(session_id),
+            history=[],  # earlier turns had another shape (answer/citations) and would invite answers from memory
             retry_attempts=agent.config.retry_attempts,
             guidelines=agent.active_guidelines,
             complete=agent._complete,
@@ -141,21 +141,42 @@ class RAGResearchAgent(BaseAgent):
     def research(self, question: str, session_id: str | None = None) -> Any:
         return self.run(session_id=session_id, question=question)
 
-    def add_documents(self, paths: Iterable[str | Path], *, chunk_size: int = 256, overlap: int = 32) -> dict[str, int]:
-        """Extract and store each file; returns chunks stored per file."""
+    def add_documents(
+        self, paths: str | Path | Iterable[str | Path], *, chunk_size: int = 256, overlap: int = 32
+    ) -> dict[str, int]:
+        """Extract and store each file; returns chunks stored per file.
+
+        A re-added file's new chunks are stored before its stale ones are removed, so a search running meanwhile
+        never finds the document missing. A file that cannot be read does not stop the others: they are stored,
+        then a DocumentError lists the ones that failed.
+        """
+        from ..exceptions import DocumentError
         from .extraction import extract_document
 
+        items = [paths] if isinstance(paths, str | Path) else list(paths)
         embedder = self.store.embedder
         tokenizer = cast("TokenSpans", embedder) if hasattr(embedder, "token_spans") else None
+        if tokenizer is None:  # counted in words, which undercount model tokens by ~25%: leave room, lose nothing
+            chunk_size = min(chunk_size, int(getattr(embedder, "max_tokens", chunk_size * 1.3) / 1.3))
+            overlap = min(overlap, chunk_size // 4)
         counts: dict[str, int] = {}
-        for path in paths:
-            doc = extract_document(
-                path,
-                extract_tables=False,
-                chunk_size=chunk_size,
-                overlap=overlap,
-                tokenizer=tokenizer,
-            )
-            self.store.delete(source=doc.source)  # a re-extracted file may have fewer chunks than before
+        failed: dict[str, str] = {}
+        for path in items:
+            try:
+                doc = extract_document(
+                    path, extract_tables=False, chunk_size=chunk_size, overlap=overlap, tokenizer=tokenizer
+                )
+            except (DocumentError, OSError) as e:
+                failed[str(path)] = str(e)
+                continue
+            before = set(self.store.collection.get(where={"source": doc.source}, include=[])["ids"])
             counts[doc.source] = self.store.add_chunks(doc.chunks)
+            stale = before - {c.id for c in doc.chunks}
+            if stale:
+                self.store.delete(ids=sorted(stale))
+        if failed:
+            listed = "; ".join(f"{Path(p).name}: {why}" for p, why in failed.items())
+            raise DocumentError(
+                f"Stored {len(counts)} file(s); {len(failed)} could not be read — {listed}", path=next(iter(failed))
+            )
         return counts

@@ -242,7 +242,19 @@ class VectorStore:
         except Exception as e:  # a bad name, or a collection chroma made with another embedding function
             raise ConfigurationError(f"could not open collection {name!r} at {self._where_text()}: {e}") from e
         self._check_embedder(collection, ours)
+        self._check_space(collection)
         return collection
+
+    def _check_space(self, collection: Any) -> None:
+        """An existing collection keeps its distance: scores here assume cosine, so anything else is refused."""
+        config = getattr(collection, "configuration", None) or getattr(collection, "configuration_json", None) or {}
+        hnsw = config.get("hnsw") if isinstance(config, dict) else None
+        space = hnsw.get("space") if isinstance(hnsw, dict) else None
+        if space is not None and str(getattr(space, "value", space)) != "cosine":
+            raise ConfigurationError(
+                f"collection {self.name!r} at {self._where_text()} uses {space} distance; kaizen_lab scores with "
+                "cosine similarity. Use another collection name (it will be created with cosine)."
+            )
 
     def _check_embedder(self, collection: Any, ours: dict[str, Any]) -> None:
         recorded = dict(collection.metadata or {})

@@ -21,6 +21,7 @@ __all__ = ["PageImage", "chunk_needles", "find_regions", "render_page"]
 _WORDS_PER_NEEDLE = 8  # long enough to be unique on a page, short enough to stay on one or two lines
 _MAX_NEEDLES = 48  # bounds the searches (~1 ms each) for very long chunks
 _MIN_WORDS = 3  # shorter runs ("the Fund") match all over the page
+_MAX_PIXELS = 4000  # the longer side of a rendered page, whatever the page size
 _MAX_ZOOM = 6.0  # a 612x792 page at 6x is ~3700x4800 px: beyond that the PNG is too big to send to a browser
 _HIGHLIGHT = (1.0, 0.82, 0.0)  # amber; highlight annotations multiply, so the text stays readable
 
@@ -70,6 +71,8 @@ def render_page(pdf_path: str | Path, page_number: int, highlight: str | None = 
             annot.set_colors(stroke=_HIGHLIGHT)
             annot.set_opacity(0.55)
             annot.update()
+        longest = max(page.rect.width, page.rect.height) or 1.0
+        zoom = min(zoom, _MAX_PIXELS / longest)  # a poster-sized page would otherwise need hundreds of MB
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), annots=True, alpha=False)
         return PageImage(
             png=pixmap.tobytes("png"),

@@ -387,7 +387,7 @@ class RAGExplorer(w.VBox):
             return None
         try:
             image = self._render(doc.path, page, hit)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # pymupdf raises its own errors too (e.g. FzErrorLimit): show them, never crash
             self.page_image.layout.display = "none"
             self.page_caption.value = _error_html(f"Could not render page {page}: {e}")
             return None
