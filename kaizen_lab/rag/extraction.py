@@ -164,6 +164,10 @@ def _extract_pdf(
 
 def _open_pdf(pymupdf: Any, file: Path, password: str | None, warnings: list[str]) -> Any:
     """Open and unlock the PDF, or raise a DocumentError that says what is wrong and what to do."""
+    if file.stat().st_size == 0:
+        raise DocumentError(
+            f"{file.name} is empty (0 bytes): nothing to extract. Re-export or re-download it.", path=file
+        )
     if not _starts_like_pdf(file):
         raise DocumentError(
             f"{file.name} is not a PDF (it does not start with '%PDF-'; it begins {_peek(file)!r}). "
@@ -404,6 +408,9 @@ def _unique_names(names: list[str]) -> list[str]:
 def _read_text(file: Path) -> tuple[str, list[str]]:
     """The file's text and any warning about how it was decoded."""
     data = file.read_bytes()
+    for bom, codec in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):  # Windows "Unicode" text files
+        if data.startswith(bom):
+            return data.decode(codec, "replace"), []
     if b"\x00" in data[:8192]:
         raise DocumentError(
             f"{file.name} looks binary (it contains NUL bytes), not text; check the extension.", path=file

@@ -358,6 +358,8 @@ class VectorStore:
         """Delete entries by id, by source, or both (ids from that source); returns how many were deleted."""
         if ids is None and source is None:
             raise ConfigurationError("delete() needs ids= or source= (it never empties the whole store by default)")
+        if ids is not None and not list(ids):
+            return 0  # nothing asked for, nothing deleted
         found = self.collection.get(
             ids=list(ids) if ids is not None else None,
             where={"source": source} if source is not None else None,

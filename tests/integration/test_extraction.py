@@ -429,3 +429,17 @@ def test_chunks_fit_the_local_embedders_window():
     limit = min(256, getattr(embedder, "max_tokens", 256))
     assert doc.chunks and all(embedder.count_tokens(c.text) <= limit for c in doc.chunks)
     assert all(c.token_count == embedder.count_tokens(c.text) for c in doc.chunks)
+
+
+def test_empty_pdf_and_utf16_text_say_what_they_are(tmp_path) -> None:
+    from kaizen_lab import DocumentError
+    from kaizen_lab.rag.extraction import extract_document
+
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(DocumentError, match=r"empty.pdf is empty \(0 bytes\)"):
+        extract_document(empty)
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes("Grüße aus Köln".encode("utf-16"))
+    doc = extract_document(notes, chunk=False)
+    assert doc.pages[0].text == "Grüße aus Köln" and not doc.warnings
