@@ -418,6 +418,19 @@ class VectorStore:
                 return dict(sorted(counts.items()))
             offset += page
 
+    def close(self) -> None:
+        """Release chroma's client (its files and threads). Needed before deleting the store's folder and opening a
+        new store there in the same process: chroma otherwise keeps the old one, and writes fail as read-only."""
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def stats(self) -> dict[str, Any]:
         """What is in the store and how it embeds, JSON-friendly (``documents``: distinct non-empty sources)."""
         sources = self.sources()

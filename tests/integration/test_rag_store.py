@@ -385,3 +385,19 @@ def test_store_with_a_server_embedder(tmp_path: Path, server: EmbeddingServer) -
     assert store.search("beta", limit=1)[0].text == "beta"  # identical hash vector: score 1
     with pytest.raises(ConfigurationError, match=r"litellm:openai/test-embed \(8-d\)"):
         VectorStore(tmp_path, collection="remote")  # the default local embedder
+
+
+def test_a_closed_store_lets_its_folder_be_deleted_and_recreated(tmp_path) -> None:
+    import shutil
+
+    from kaizen_lab.rag.embeddings import LocalEmbedder
+    from kaizen_lab.rag.store import VectorStore
+
+    folder = tmp_path / "kb"
+    embedder = LocalEmbedder()
+    with VectorStore(folder, embedder=embedder) as store:
+        store.add("first text", {"source": "a"})
+    shutil.rmtree(folder)
+    with VectorStore(folder, embedder=embedder) as again:
+        again.add("second text", {"source": "b"})
+        assert again.count() == 1
