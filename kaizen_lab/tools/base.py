@@ -156,9 +156,12 @@ class Tool:
 
     async def acall(self, params: dict[str, Any]) -> Any:
         """Run the tool: coroutines are awaited, plain functions run in a worker thread (never on the loop)."""
+        return await self.call_validated(self.validate(params))
+
+    async def call_validated(self, args: dict[str, Any]) -> Any:
+        """Run with arguments :meth:`validate` already returned (the executor validates before deciding)."""
         import asyncio
 
-        args = self.validate(params)
         if inspect.iscoroutinefunction(self.function):
             return await self.function(**args)
         return await asyncio.to_thread(self.function, **args)

@@ -142,7 +142,7 @@ class ToolExecutor:
         )
         try:
             # Tool output reaches the model, the transcript and the saved notebook: keys in it are masked.
-            result.result = redact_data(await tool.acall(args))
+            result.result = redact_data(await tool.call_validated(args))  # validated once, in execute()
             result.success = True
         except BudgetExceededError:
             raise
