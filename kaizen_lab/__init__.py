@@ -43,6 +43,7 @@ from .exceptions import (
     DocumentError,
     HookVetoError,
     KaizenError,
+    MemoryStoreError,
     ModelRequestsForbidden,
     OutputParseError,
     ProviderError,
@@ -90,6 +91,22 @@ _LAZY = {
         "kaizen_lab.hooks",
     ),
     **dict.fromkeys(["AgentState", "FilesystemStorage", "SQLiteStorage", "StateManager"], "kaizen_lab.state"),
+    # memory stores; their storages are kaizen_lab.memory.SQLiteStorage/PostgresStorage (SQLiteStorage above is
+    # the checkpoint store)
+    **dict.fromkeys(
+        [
+            "ErrorCorrection",
+            "LongTermMemory",
+            "MemoryEntry",
+            "MemoryStore",
+            "PatternRecognition",
+            "PersistentBufferMemory",
+            "PreferenceLearning",
+            "SemanticMemory",
+            "ShortTermMemory",
+        ],
+        "kaizen_lab.memory",
+    ),
     **dict.fromkeys(
         [
             "DocumentExtractionAgent",
@@ -192,6 +209,7 @@ __all__ = [
     "AgentInterrupted",
     "DocumentError",
     "HookVetoError",
+    "MemoryStoreError",
     "BudgetExceededError",
     "ConfigurationError",
     "KaizenError",

@@ -8,6 +8,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     │   └── ModelRequestsForbidden   a real network call was attempted while they are switched off
     ├── OutputParseError        the model's output never matched the signature (raw output kept)
     ├── DocumentError           a file cannot be read as a document (damaged, encrypted, empty, not what it says)
+    ├── MemoryStoreError        an entry cannot be stored (not JSON, too large) or a memory store cannot be opened
     ├── ToolDeniedError         a tool call was refused by a policy or a person
     │   └── SandboxError        a tool tried to reach outside its workspace or limits
     ├── BudgetExceededError     a cost or token budget ran out
@@ -26,6 +27,7 @@ __all__ = [
     "DocumentError",
     "HookVetoError",
     "KaizenError",
+    "MemoryStoreError",
     "ModelRequestsForbidden",
     "OutputParseError",
     "ProviderError",
@@ -150,3 +152,8 @@ class AgentInterrupted(KaizenError):
     def _render_traceback_(self) -> list[str]:
         """In IPython: one clear line instead of a traceback through the event loop (Ctrl+C is not a bug)."""
         return [f"⏹ {self}"]
+
+
+class MemoryStoreError(KaizenError, ValueError):
+    """An entry was refused (not JSON-serialisable, too large, bad importance) or a memory store failed; the store
+    is unchanged."""

@@ -20,7 +20,7 @@ from ..hooks.manager import HookManager, current_trace, new_trace_id, veto_error
 from ..interrupts import InterruptManager, InterruptMode
 from ..llm._types import Completion, LLMRequest, Message
 from ..llm.client import LLM
-from ..memory.buffer import BufferMemory
+from ..memory.buffer import BufferMemory, ConversationMemory
 from ..prompting import build_messages
 from ..signatures import Signature
 from ..tools import ExecutionContext, Tool, ToolExecutor, ToolRegistry, ToolResult, ToolSpec, build_registry
@@ -41,6 +41,8 @@ __all__ = ["BaseAgent"]
 
 # Per-call guidelines by agent id (a mapping, so a specialist called inside the block is not affected).
 _extra_guidelines: ContextVar[dict[str, tuple[str, ...]]] = ContextVar("kaizen_extra_guidelines", default={})  # noqa: B039
+# What the memory recalled for the current run, by agent id (read by every model call of that run).
+_recalled: ContextVar[dict[str, list[Any]]] = ContextVar("kaizen_recalled", default={})  # noqa: B039
 
 
 class BaseAgent:
@@ -60,7 +62,7 @@ class BaseAgent:
         config: Any = None,
         signature: type[Signature] | Signature | str | None = None,
         strategy: Strategy | None = None,
-        memory: BufferMemory | None = None,
+        memory: ConversationMemory | None = None,
         *,
         llm: LLM | None = None,
         agent_id: str | None = None,
@@ -226,7 +228,14 @@ class BaseAgent:
                 HookEvent.PRE_AGENT_LOOP, "This run", inputs=values, signature=self.signature.__name__
             )
             values = data.get("inputs", values)
-            result = self._result(await self._interruptible(execute(values)), values, session_id, started)
+            recalled = await self._recall(session_id, values)
+            token = _recalled.set({**_recalled.get(), self.agent_id: recalled})
+            try:
+                prediction = await self._interruptible(execute(values))
+            finally:
+                _recalled.reset(token)
+            result = self._result(prediction, values, session_id, started)
+            result.memories = recalled
             if self.memory is not None and session_id is not None:
                 await self._remember(session_id, values, dict(result))  # what the user saw, after postprocessing
         except BaseException as e:
@@ -392,7 +401,7 @@ class BaseAgent:
             history=await self._history(session_id),
             retry_attempts=self.config.retry_attempts,
             guidelines=self.active_guidelines,
-            context=context,
+            context=_with_memories(context, _recalled.get().get(self.agent_id, ())),
             complete=self._complete,
         )
 
@@ -418,8 +427,15 @@ class BaseAgent:
         """The messages a run would send first, without calling the model (``--dry-run`` in notebooks)."""
         values = self.signature.validate_inputs(inputs)
         mode = self.llm.structured_mode()
+        recall = getattr(self.memory, "recall", None)
+        memories = recall(values, session_id=session_id) if recall is not None else []
         return build_messages(
-            self.signature, values, mode=mode, history=self._turns(session_id), guidelines=self.active_guidelines
+            self.signature,
+            values,
+            mode=mode,
+            history=self._turns(session_id),
+            guidelines=self.active_guidelines,
+            context=_with_memories(None, memories),
         )
 
     def _params(self) -> dict[str, Any]:
@@ -438,7 +454,28 @@ class BaseAgent:
     def _turns(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if self.memory is None or session_id is None:
             return []
-        return [(t.inputs, t.outputs) for t in self.memory.load(session_id)]
+        return [(t.inputs, t.outputs) for t in self.memory.load(session_id, agent_id=self.agent_id)]
+
+    async def _recall(self, session_id: str | None, values: dict[str, Any]) -> list[Any]:
+        """Entries of a searchable memory (LongTermMemory, SemanticMemory, ...) relevant to this run's inputs,
+        through the MEMORY_LOAD hooks (which may withhold or filter them). A plain buffer recalls nothing."""
+        recall = getattr(self.memory, "recall", None)
+        if recall is None:
+            return []
+        hooks = self.hooks
+        if hooks.active(HookEvent.PRE_MEMORY_LOAD):
+            data = {"session_id": session_id, "recall": values}
+            if (await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, data)).blocked:
+                return []
+        import asyncio
+
+        memories = await asyncio.to_thread(recall, values, session_id=session_id)  # embedding: keep the loop free
+        if hooks.active(HookEvent.POST_MEMORY_LOAD):
+            data = {"session_id": session_id, "memories": memories}
+            memories = (await hooks.trigger(HookEvent.POST_MEMORY_LOAD, self.agent_id, data)).data.get(
+                "memories", memories
+            )
+        return list(memories)
 
     async def _history(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """The remembered turns for the prompt, through the MEMORY_LOAD hooks (which may withhold them)."""
@@ -466,7 +503,7 @@ class BaseAgent:
             if dispatch.blocked:
                 return  # e.g. a hook that keeps personal data out of memory
             data = dispatch.data  # ... or one that masks it first
-        self.memory.save(session_id, data["inputs"], data["outputs"])
+        self.memory.save(session_id, data["inputs"], data["outputs"], agent_id=self.agent_id)
         if hooks.active(HookEvent.POST_MEMORY_SAVE):
             await hooks.trigger(HookEvent.POST_MEMORY_SAVE, self.agent_id, data)
 
@@ -516,12 +553,13 @@ class BaseAgent:
         if self.memory is None:
             return []
         return [
-            {"inputs": t.inputs, "outputs": t.outputs, "timestamp": t.timestamp} for t in self.memory.load(session_id)
+            {"inputs": t.inputs, "outputs": t.outputs, "timestamp": t.timestamp}
+            for t in self.memory.load(session_id, agent_id=self.agent_id)
         ]
 
     def clear_memory(self, session_id: str | None = None) -> None:
         if self.memory is not None:
-            self.memory.clear(session_id)
+            self.memory.clear(session_id, agent_id=self.agent_id)
 
     # -- description -------------------------------------------------------------------------------------------------
     def to_a2a_card(self) -> dict[str, Any]:
@@ -567,3 +605,14 @@ def _state_manager(spec: Any, hooks: HookManager) -> StateManager | None:
             spec.hooks = hooks
         return spec
     return StateManager(FilesystemStorage(Path(spec).expanduser()), hooks=hooks)
+
+
+def _with_memories(context: str | None, memories: Iterable[Any]) -> str | None:
+    """The run's context with the recalled memories appended (the prompt's "Relevant context" section)."""
+    memories = list(memories)
+    if not memories:
+        return context
+    from ..memory.store import memory_context
+
+    recalled = memory_context(memories)
+    return f"{context}\n\n{recalled}" if context else recalled

@@ -34,6 +34,7 @@ class AgentResult(dict[str, Any]):
         self.session_id = session_id
         self.messages = messages or []  # the prompt of the (last) call, as sent
         self.warnings: list[str] = []
+        self.memories: list[Any] = []  # MemoryMatch entries a searchable memory recalled into the prompt
         self.low_confidence = False
         self.cycles: list[dict[str, Any]] | None = None  # per-cycle outputs of multi-cycle strategies
         self.transcript: Any = None  # thought → action → observation steps of a tool-using run (a Transcript)
@@ -120,6 +121,13 @@ class AgentResult(dict[str, Any]):
         if self.transcript:
             steps = (
                 f"<details><summary>{len(self.transcript)} step(s)</summary>{self.transcript._repr_html_()}</details>"
+            )
+        if self.memories:
+            recalled = "".join(
+                f"<li>{html.escape(m.entry.text[:200])} <small>({m.similarity:.2f})</small></li>" for m in self.memories
+            )
+            steps += (
+                f"<details><summary>{len(self.memories)} memory entries recalled</summary><ul>{recalled}</ul></details>"
             )
         return (
             f"<div class='kaizen-result'><table>{rows}</table>{warn}{steps}"
