@@ -97,7 +97,7 @@ def embedding_text(content: Any) -> str:
     """What an entry is found by: a conversation turn by what was asked (its inputs), anything else by its text."""
     if isinstance(content, dict) and "inputs" in content and set(content) <= {"inputs", "outputs"}:
         return values_text(content["inputs"])
-    return content_text(content)
+    return content_text(content).replace("_", " ")  # "user_name" is not a word the model knows; "user name" is
 
 
 def encode_content(content: Any, *, max_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -> str:

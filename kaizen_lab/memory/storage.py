@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from ..exceptions import MemoryStoreError
 from .entry import MemoryEntry
@@ -24,6 +25,7 @@ __all__ = ["Filter", "InMemoryStorage", "MemoryStorage", "SQLiteStorage", "Vecto
 
 OrderBy = Literal["created_at", "importance", "last_accessed", "access_count"]
 _ORDERS = ("created_at", "importance", "last_accessed", "access_count")
+_UPDATABLE = {"importance", "metadata", "kind", "session_id", "agent_id", "user_id"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Filter:
             and (self.agent_id is None or e.agent_id == self.agent_id)
             and (self.user_id is None or e.user_id == self.user_id)
             and (self.since is None or e.created_at >= self.since)
-            and (self.contains is None or self.contains.lower() in content_json.lower())
+            and (self.contains is None or self.contains.casefold() in content_json.casefold())
         )
 
 
@@ -122,11 +124,22 @@ class MemoryStorage(ABC):
     def close(self) -> None:  # noqa: B027 - nothing to release for most backends
         """Release connections."""
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _check_order(order_by: str) -> str:
     if order_by not in _ORDERS:
         raise MemoryStoreError(f"order_by must be one of {', '.join(_ORDERS)}; got {order_by!r}")
     return order_by
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    if unknown := set(fields) - _UPDATABLE:
+        raise MemoryStoreError(f"Cannot change {sorted(unknown)} of a memory entry; changeable: {sorted(_UPDATABLE)}")
 
 
 def _check_model(current: str | None, model: str) -> None:
@@ -144,6 +157,8 @@ class InMemoryStorage(MemoryStorage):
     def __init__(self) -> None:
         self._entries: dict[str, tuple[MemoryEntry, str]] = {}
         self._vectors: dict[str, tuple[int, bytes]] = {}
+        self._order: dict[str, int] = {}  # insertion order, the tie-break SQL gets from its seq column
+        self._seq = 0
         self._vseq = 0
         self._generation = 0
         self._model: str | None = None
@@ -151,9 +166,12 @@ class InMemoryStorage(MemoryStorage):
 
     def add(self, entries: Sequence[tuple[MemoryEntry, str]]) -> None:
         with self._lock:
-            if any(e.id in self._entries for e, _ in entries):
+            ids = [e.id for e, _ in entries]
+            if len(set(ids)) != len(ids) or any(i in self._entries for i in ids):
                 raise MemoryStoreError("An entry with this id is already stored; ids must be unique.")
             for entry, content_json in entries:
+                self._seq += 1
+                self._order[entry.id] = self._seq
                 self._entries[entry.id] = (entry.with_changes(embedding=None), content_json)
                 if entry.embedding is not None:
                     self._vseq += 1
@@ -165,10 +183,13 @@ class InMemoryStorage(MemoryStorage):
             return found[0] if found else None
 
     def update(self, entry_id: str, *, content_json: str | None = None, **fields: Any) -> bool:
+        _check_fields(fields)
         with self._lock:
             found = self._entries.get(entry_id)
             if found is None:
                 return False
+            if content_json is None and not fields:
+                return True
             entry, old_json = found
             if content_json is not None:
                 fields["content"] = json.loads(content_json)
@@ -179,7 +200,7 @@ class InMemoryStorage(MemoryStorage):
 
     def touch(self, entry_ids: Sequence[str], at: float) -> None:
         with self._lock:
-            for entry_id in entry_ids:
+            for entry_id in set(entry_ids):  # one access per call, however often an id is named
                 if (found := self._entries.get(entry_id)) is not None:
                     entry, content_json = found
                     changed = entry.with_changes(last_accessed=at, access_count=entry.access_count + 1)
@@ -189,9 +210,10 @@ class InMemoryStorage(MemoryStorage):
         with self._lock:
             if entry_ids is None:
                 entry_ids = [i for i, (e, j) in self._entries.items() if where is None or where.matches(e, j)]
-            gone = [i for i in entry_ids if self._entries.pop(i, None) is not None]
+            gone = [i for i in dict.fromkeys(entry_ids) if self._entries.pop(i, None) is not None]
             for entry_id in gone:
                 self._vectors.pop(entry_id, None)
+                self._order.pop(entry_id, None)
             if gone:
                 self._generation += 1
             return len(gone)
@@ -208,7 +230,7 @@ class InMemoryStorage(MemoryStorage):
         key = _check_order(order_by)
         with self._lock:
             found = [e for e, j in self._entries.values() if where.matches(e, j)]
-        found.sort(key=lambda e: (getattr(e, key) or 0.0, e.created_at), reverse=descending)
+        found.sort(key=lambda e: (getattr(e, key) or 0.0, self._order[e.id]), reverse=descending)
         return found[offset : None if limit is None else offset + limit]
 
     def count(self, where: Filter = Filter()) -> int:
@@ -230,7 +252,7 @@ class InMemoryStorage(MemoryStorage):
             _check_model(self._model, model)
             self._model = model
             for entry_id, blob in vectors:
-                if entry_id in self._entries:
+                if entry_id in self._entries and entry_id not in self._vectors:  # fills gaps only, like SQL
                     self._vseq += 1
                     self._vectors[entry_id] = (self._vseq, blob)
 
@@ -263,7 +285,6 @@ INSERT OR IGNORE INTO memory_meta VALUES ('schema', '1'), ('generation', '0');
 _COLUMNS = (
     "id, kind, content, importance, session_id, agent_id, user_id, metadata, created_at, last_accessed, access_count"
 )
-_UPDATABLE = {"importance", "metadata", "kind", "session_id", "agent_id", "user_id"}
 
 
 def _where_sql(where: Filter) -> tuple[str, list[Any]]:
@@ -277,7 +298,7 @@ def _where_sql(where: Filter) -> tuple[str, list[Any]]:
         clauses.append("created_at >= ?")
         params.append(where.since)
     if where.contains:
-        clauses.append("instr(lower(content), lower(?)) > 0")
+        clauses.append("kz_contains(content, ?)")
         params.append(where.contains)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
@@ -298,6 +319,22 @@ def _entry(row: Sequence[Any]) -> MemoryEntry:
     )
 
 
+def _contains(text: str, part: str) -> bool:
+    return part.casefold() in text.casefold()
+
+
+def _retry_locked(work: Any, timeout: float) -> Any:
+    """Switching a new file to WAL does not wait for the busy timeout: processes opening one file at once retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SQLiteStorage(MemoryStorage):
     """A SQLite file in WAL mode: every add is one transaction, so a process killed mid-write loses at most the
     entry being written and never the file. Safe from threads (one connection, a lock) and from several
@@ -313,10 +350,12 @@ class SQLiteStorage(MemoryStorage):
         self._lock = threading.RLock()
         try:
             self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            # SQLite's lower() folds ASCII only: "CAFÉ" must contain "café"
+            self._conn.create_function("kz_contains", 2, _contains, deterministic=True)
             with self._lock:
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                _retry_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL"), timeout)
                 self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-                self._write(lambda c: c.executescript(_SCHEMA) and None, script=True)
+                _retry_locked(lambda: self._conn.executescript(_SCHEMA), timeout)
         except sqlite3.DatabaseError as e:
             raise MemoryStoreError(
                 f"Cannot open the memory database {self.db_path}: {e}. If it is not a SQLite file, choose another "
@@ -327,11 +366,9 @@ class SQLiteStorage(MemoryStorage):
         return f"SQLiteStorage({self.db_path!r})"
 
     # one place for transactions: BEGIN IMMEDIATE takes the write lock up front (no deadlock between processes)
-    def _write(self, work: Any, *, script: bool = False) -> Any:
+    def _write(self, work: Any) -> Any:
         with self._lock:
             conn = self._conn
-            if script:
-                return work(conn)
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 result = work(conn)
@@ -340,7 +377,9 @@ class SQLiteStorage(MemoryStorage):
             except BaseException as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.OperationalError | sqlite3.DatabaseError):
+                if "UNIQUE constraint failed: memories.id" in str(e):
+                    raise MemoryStoreError("An entry with this id is already stored; ids must be unique.") from None
+                if isinstance(e, sqlite3.DatabaseError):
                     raise MemoryStoreError(
                         f"Writing to the memory database {self.db_path} failed: {e}. Nothing was written; if the "
                         "disk is full, free space and retry."
@@ -384,21 +423,17 @@ class SQLiteStorage(MemoryStorage):
                     ),
                 )
 
-        try:
-            self._write(work)
-        except sqlite3.IntegrityError:
-            raise MemoryStoreError("An entry with this id is already stored; ids must be unique.") from None
+        self._write(work)
 
     def get(self, entry_id: str) -> MemoryEntry | None:
         rows = self._read(f"SELECT {_COLUMNS} FROM memories WHERE id = ?", (entry_id,))
         return _entry(rows[0]) if rows else None
 
     def update(self, entry_id: str, *, content_json: str | None = None, **fields: Any) -> bool:
+        _check_fields(fields)
         sets: list[str] = []
         params: list[Any] = []
         for name, value in fields.items():
-            if name not in _UPDATABLE:
-                raise MemoryStoreError(f"Cannot change {name!r} of a memory entry; changeable: {sorted(_UPDATABLE)}")
             sets.append(f"{name} = ?")
             params.append(json.dumps(value, ensure_ascii=False) if name == "metadata" else value)
         if content_json is not None:
@@ -494,9 +529,3 @@ class SQLiteStorage(MemoryStorage):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> SQLiteStorage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -57,7 +57,7 @@ class MemoryStore:
         embedder: Embedder | Literal[False] | None = None,
         max_turns: int = 10,
         recall_limit: int = 3,
-        recall_min_similarity: float = 0.3,
+        recall_min_similarity: float = 0.2,
         recall_kinds: Sequence[str] | None = ("fact", "turn", "correction", "preference"),
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
     ) -> None:
