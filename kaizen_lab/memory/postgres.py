@@ -426,6 +426,13 @@ class PostgresStorage(MemoryStorage):
         row = self._read("counting memory entries", lambda cur: cur.execute(statement, params).fetchone())
         return int(row[0]) if row else 0
 
+    def kinds(self) -> dict[str, int]:
+        from psycopg import sql
+
+        statement = sql.SQL("SELECT kind, COUNT(*) FROM {} GROUP BY kind ORDER BY kind").format(self._q.t)
+        rows = self._read("counting memory kinds", lambda cur: cur.execute(statement).fetchall())
+        return {str(kind): int(n) for kind, n in rows}
+
     def vectors_after(self, vseq: int, generation: int) -> VectorRows:
         def work(cur: psycopg.Cursor[Any]) -> VectorRows:  # one snapshot: generation and rows read together
             meta = dict(cur.execute(self._q.meta_all).fetchall())

@@ -13,6 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,10 @@ class MemoryStorage(ABC):
 
     @abstractmethod
     def count(self, where: Filter = Filter()) -> int: ...
+
+    @abstractmethod
+    def kinds(self) -> dict[str, int]:
+        """How many entries of each kind, e.g. ``{"fact": 12, "turn": 40}``."""
 
     @abstractmethod
     def vectors_after(self, vseq: int, generation: int) -> VectorRows:
@@ -236,6 +241,10 @@ class InMemoryStorage(MemoryStorage):
     def count(self, where: Filter = Filter()) -> int:
         with self._lock:
             return sum(1 for e, j in self._entries.values() if where.matches(e, j))
+
+    def kinds(self) -> dict[str, int]:
+        with self._lock:
+            return dict(Counter(e.kind for e, _ in self._entries.values()))
 
     def vectors_after(self, vseq: int, generation: int) -> VectorRows:
         with self._lock:
@@ -491,6 +500,9 @@ class SQLiteStorage(MemoryStorage):
     def count(self, where: Filter = Filter()) -> int:
         clause, params = _where_sql(where)
         return int(self._read(f"SELECT COUNT(*) FROM memories{clause}", params)[0][0])
+
+    def kinds(self) -> dict[str, int]:
+        return {k: int(n) for k, n in self._read("SELECT kind, COUNT(*) FROM memories GROUP BY kind ORDER BY kind")}
 
     def _meta(self, key: str) -> str | None:
         rows = self._read("SELECT value FROM memory_meta WHERE key = ?", (key,))

@@ -202,6 +202,10 @@ class MemoryStore:
     def count(self, **filters: Any) -> int:
         return self.storage.count(Filter(**filters))
 
+    def kinds(self) -> dict[str, int]:
+        """How many entries of each kind."""
+        return self.storage.kinds()
+
     def entries(
         self,
         *,

@@ -135,7 +135,8 @@ class KaizenMagics(Magics):
     # -- %kaizen ------------------------------------------------------------------------------------------------
     @line_magic("kaizen")
     def kaizen_line(self, line: str) -> Any:
-        """``%kaizen providers | use PROVIDER[/MODEL] | usage | history [N] | cache on|off|clear|record|replay``."""
+        """``%kaizen providers | use PROVIDER[/MODEL] | usage | history [N] | cache on|off|clear|record|replay |
+        memory [NAME]``."""
         words = line.split()
         command, rest = (words[0], words[1:]) if words else ("help", [])
         handler = getattr(self, f"_cmd_{command}", None)
@@ -144,7 +145,7 @@ class KaizenMagics(Magics):
         return handler(rest)
 
     def _cmd_help(self, rest: list[str]) -> None:
-        """Commands: providers, use PROVIDER[/MODEL], usage, history [N], cache on|off|clear|record|replay [PATH]."""
+        """Commands: providers, use PROVIDER[/MODEL], usage, history [N], cache on|off|clear|record|replay [PATH], memory [NAME]."""  # noqa: E501 - shown as is
         display(HTML(f"<pre>{self._cmd_help.__doc__}</pre>"))
 
     def _cmd_providers(self, rest: list[str]) -> Any:
@@ -217,6 +218,17 @@ class KaizenMagics(Magics):
         self.state.agents.clear()
         where = f" at {self.state.cache.path}" if self.state.cache else ""
         display(HTML(f"Response cache: <b>{mode}</b>{where}."))
+
+    def _cmd_memory(self, rest: list[str]) -> Any:
+        """``%kaizen memory [NAME]``: a MemoryExplorer on the memory store NAME, on agent NAME's memory, or (without
+        a name) on the one store in the namespace."""
+        if len(rest) > 1:
+            raise UsageError("Usage: %kaizen memory [NAME], where NAME is a memory store or an agent with one.")
+        from kaizen_lab_widgets import MemoryExplorer
+
+        from ._memory import find_memory
+
+        return MemoryExplorer(find_memory(self.shell.user_ns, rest[0] if rest else None))
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _signature(self, spec: str) -> type[Signature]:

@@ -802,3 +802,11 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(postgres_dsn:
     with pytest.raises(MemoryStoreError, match="is closed"):
         store.count()
     _drop_tables(postgres_dsn, table)
+
+
+def test_kinds_count_entries_per_kind(store: MemoryStorage) -> None:
+    assert store.kinds() == {}
+    store.add([item("a", id="a"), item("b", id="b", kind="turn"), item("c", id="c", kind="turn")])
+    assert store.kinds() == {"fact": 1, "turn": 2}
+    store.delete(["b"])
+    assert store.kinds() == {"fact": 1, "turn": 1}

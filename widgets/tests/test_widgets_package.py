@@ -19,6 +19,7 @@ def test_public_names():
     assert set(kaizen_lab_widgets.__all__) == {
         "ApprovalCard",
         "JourneyMap",
+        "MemoryExplorer",
         "PageImage",
         "Progress",
         "RAGExplorer",
