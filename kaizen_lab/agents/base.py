@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._sync import run_sync
-from ..exceptions import AgentInterrupted, ConfigurationError
+from ..exceptions import AgentInterrupted, ConfigurationError, MemoryStoreError
 from ..hooks.events import HookEvent
 from ..hooks.manager import HookManager, current_trace, new_trace_id, veto_error
 from ..interrupts import InterruptManager, InterruptMode
@@ -89,6 +90,7 @@ class BaseAgent:
             memory = BufferMemory(self.config.max_turns)
         self.memory = memory
         self.name = name or type(self).__name__
+        self._given_id = agent_id
         self.agent_id = agent_id or f"{self.name}-{uuid.uuid4().hex[:8]}"
         self.usage = UsageLedger()
         self.guidelines: list[str] = []  # see also active_guidelines(): per-call additions (journeys' pathways)
@@ -237,7 +239,7 @@ class BaseAgent:
             result = self._result(prediction, values, session_id, started)
             result.memories = recalled
             if self.memory is not None and session_id is not None:
-                await self._remember(session_id, values, dict(result))  # what the user saw, after postprocessing
+                await self._remember(session_id, values, result)  # what the user saw, after postprocessing
         except BaseException as e:
             if self.hooks.active(HookEvent.POST_AGENT_LOOP):
                 await self.hooks.trigger(HookEvent.POST_AGENT_LOOP, self.agent_id, {"inputs": values, "error": e})
@@ -428,7 +430,9 @@ class BaseAgent:
         values = self.signature.validate_inputs(inputs)
         mode = self.llm.structured_mode()
         recall = getattr(self.memory, "recall", None)
-        memories = recall(values, session_id=session_id) if recall is not None else []
+        memories = (
+            [] if recall is None else recall(values, session_id=session_id, agent_id=self.memory_owner, touch=False)
+        )
         return build_messages(
             self.signature,
             values,
@@ -451,10 +455,20 @@ class BaseAgent:
         return result
 
     # -- memory and accounting -----------------------------------------------------------------------------------
+    @property
+    def memory_owner(self) -> str:
+        """Whose turns these are in a memory shared by several agents: the ``agent_id`` when one was given, else
+        ``name/Signature`` — stable across kernel restarts, distinct between agents doing different jobs."""
+        return self._given_id or f"{self.name}/{self.signature.__name__}"
+
+    def recalled_context(self) -> str | None:
+        """What this run recalled from memory, as prompt text (strategies that build their own prompts use it)."""
+        return _with_memories(None, _recalled.get().get(self.agent_id, ()))
+
     def _turns(self, session_id: str | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if self.memory is None or session_id is None:
             return []
-        return [(t.inputs, t.outputs) for t in self.memory.load(session_id, agent_id=self.agent_id)]
+        return [(t.inputs, t.outputs) for t in self.memory.load(session_id, agent_id=self.memory_owner)]
 
     async def _recall(self, session_id: str | None, values: dict[str, Any]) -> list[Any]:
         """Entries of a searchable memory (LongTermMemory, SemanticMemory, ...) relevant to this run's inputs,
@@ -463,15 +477,19 @@ class BaseAgent:
         if recall is None:
             return []
         hooks = self.hooks
+        query: Any = values
         if hooks.active(HookEvent.PRE_MEMORY_LOAD):
-            data = {"session_id": session_id, "recall": values}
-            if (await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, data)).blocked:
+            data = {"what": "recall", "session_id": session_id, "query": values}
+            dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, data)
+            if dispatch.blocked:
                 return []
+            query = dispatch.data.get("query", values)  # a hook may narrow or rewrite what is searched for
         import asyncio
 
-        memories = await asyncio.to_thread(recall, values, session_id=session_id)  # embedding: keep the loop free
+        owner = self.memory_owner
+        memories = await asyncio.to_thread(recall, query, session_id=session_id, agent_id=owner)  # embeds: off-loop
         if hooks.active(HookEvent.POST_MEMORY_LOAD):
-            data = {"session_id": session_id, "memories": memories}
+            data = {"what": "recall", "session_id": session_id, "memories": memories}
             memories = (await hooks.trigger(HookEvent.POST_MEMORY_LOAD, self.agent_id, data)).data.get(
                 "memories", memories
             )
@@ -483,27 +501,41 @@ class BaseAgent:
             return []
         hooks = self.hooks
         if hooks.active(HookEvent.PRE_MEMORY_LOAD):
-            dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, {"session_id": session_id})
+            data = {"what": "history", "session_id": session_id}
+            dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_LOAD, self.agent_id, data)
             if dispatch.blocked:
                 return []  # a hook keeps this session's memory out of the prompt
         turns = self._turns(session_id)
         if hooks.active(HookEvent.POST_MEMORY_LOAD):
             dispatch = await hooks.trigger(
-                HookEvent.POST_MEMORY_LOAD, self.agent_id, {"session_id": session_id, "turns": turns}
+                HookEvent.POST_MEMORY_LOAD, self.agent_id, {"what": "history", "session_id": session_id, "turns": turns}
             )
             turns = dispatch.data.get("turns", turns)  # a hook may filter or summarise them
         return turns
 
-    async def _remember(self, session_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        assert self.memory is not None
+    async def _remember(self, session_id: str, inputs: dict[str, Any], result: AgentResult) -> None:
+        """Store the turn. A memory that cannot take it (a full disk, an entry over its size limit) costs a
+        warning on the result, never the answer the model was already paid for."""
+        memory = self.memory
+        assert memory is not None
         hooks = self.hooks
-        data: dict[str, Any] = {"session_id": session_id, "inputs": inputs, "outputs": outputs}
+        data: dict[str, Any] = {"session_id": session_id, "inputs": inputs, "outputs": dict(result)}
         if hooks.active(HookEvent.PRE_MEMORY_SAVE):
             dispatch = await hooks.trigger(HookEvent.PRE_MEMORY_SAVE, self.agent_id, data)
             if dispatch.blocked:
                 return  # e.g. a hook that keeps personal data out of memory
             data = dispatch.data  # ... or one that masks it first
-        self.memory.save(session_id, data["inputs"], data["outputs"], agent_id=self.agent_id)
+        save = functools.partial(memory.save, session_id, data["inputs"], data["outputs"], agent_id=self.memory_owner)
+        try:
+            if hasattr(memory, "recall"):  # a store that may embed or write to a database: off the event loop
+                import asyncio
+
+                await asyncio.to_thread(save)
+            else:
+                save()
+        except MemoryStoreError as e:
+            result.warnings.append(f"This turn was not remembered: {e}")
+            return
         if hooks.active(HookEvent.POST_MEMORY_SAVE):
             await hooks.trigger(HookEvent.POST_MEMORY_SAVE, self.agent_id, data)
 
@@ -554,12 +586,12 @@ class BaseAgent:
             return []
         return [
             {"inputs": t.inputs, "outputs": t.outputs, "timestamp": t.timestamp}
-            for t in self.memory.load(session_id, agent_id=self.agent_id)
+            for t in self.memory.load(session_id, agent_id=self.memory_owner)
         ]
 
     def clear_memory(self, session_id: str | None = None) -> None:
         if self.memory is not None:
-            self.memory.clear(session_id, agent_id=self.agent_id)
+            self.memory.clear(session_id, agent_id=self.memory_owner)
 
     # -- description -------------------------------------------------------------------------------------------------
     def to_a2a_card(self) -> dict[str, Any]:

@@ -94,9 +94,12 @@ def values_text(values: Any) -> str:
 
 
 def embedding_text(content: Any) -> str:
-    """What an entry is found by: a conversation turn by what was asked (its inputs), anything else by its text."""
+    """What an entry is found by: a conversation turn by what was asked (its inputs), a correction by its
+    situation, anything else by its text."""
     if isinstance(content, dict) and "inputs" in content and set(content) <= {"inputs", "outputs"}:
         return values_text(content["inputs"])
+    if isinstance(content, dict) and {"context", "error", "correction"} <= set(content):
+        return values_text(content["context"])  # a correction is found by the situation it applies to
     return content_text(content).replace("_", " ")  # "user_name" is not a word the model knows; "user name" is
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .storage import MemoryStorage
+from .storage import MemoryStorage, _check_model
 
 __all__ = ["VectorIndex"]
 
@@ -32,9 +32,11 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def sync(self, storage: MemoryStorage) -> None:
+    def sync(self, storage: MemoryStorage, model: str) -> None:
+        """Catch up with ``storage``; its vectors must have been made by ``model``."""
         with self._lock:
             found = storage.vectors_after(self._vseq, self._generation)
+            _check_model(found.model, model)
             np = self._np
             if found.generation != self._generation:  # something went away or changed: start over
                 self._matrix = np.zeros((0, self.dimension), dtype=np.float32)

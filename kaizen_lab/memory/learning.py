@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ConfigurationError
-from .entry import MemoryEntry, MemoryMatch, content_text, embedding_text, values_text
+from .entry import MemoryEntry, MemoryMatch, embedding_text, values_text
 from .store import MemoryStore
 
 __all__ = ["ErrorCorrection", "Pattern", "PatternRecognition", "Preference", "PreferenceLearning"]
@@ -73,6 +73,7 @@ class PatternRecognition:
         import numpy as np
 
         vectors = np.asarray(self.memory.embedder.embed(texts), dtype=np.float32)
+        vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)  # remote models' aren't unit
         groups = _cluster(vectors, similarity_threshold)
         patterns = [_pattern(g, entries, texts, vectors) for g in groups if len(g) >= min_occurrences]
         return sorted(patterns, key=lambda p: (-p.count, -p.last_seen))
@@ -165,9 +166,10 @@ class Preference:
 class PreferenceLearning:
     """Learns what a user prefers from explicit statements and from feedback on answers with known attributes.
 
-    Evidence for ``key = value``: each explicit statement counts 2, each rated interaction counts its rating
-    (-1…1). Confidence is ``(for - against) / (for + against + 1)``: one thumbs-up is not yet a preference
-    (0.5), consistent signals approach 1, and contradicting ones cancel out.
+    Evidence for ``key = value``: each explicit statement counts 2 for it (and 2 against every other value of
+    the key), each rated interaction counts its rating (-1…1). Confidence is ``(for - against) / (for + against
+    + 1)``: one thumbs-up is not yet a preference (0.5), consistent signals approach 1, and contradicting ones
+    cancel out.
     """
 
     def __init__(self, memory: MemoryStore, *, explicit_weight: float = 2.0) -> None:
@@ -211,20 +213,26 @@ class PreferenceLearning:
         since = None if time_window_days is None else time.time() - time_window_days * _DAY
         score: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         evidence: dict[tuple[str, str], list[str]] = defaultdict(list)
-        stated: dict[str, set[str]] = defaultdict(set)
+        stated: dict[str, list[str]] = defaultdict(list)  # every statement, repeats included
         for e in self.memory.entries(user_id=user_id, since=since, kind="preference"):
+            if not isinstance(e.content, dict) or "preference" not in e.content or "value" not in e.content:
+                continue  # an entry of this kind written by hand, not by record_preference
             pair = (str(e.content["preference"]), str(e.content["value"]))
             score[pair][0] += self.explicit_weight
             evidence[pair].append(e.id)
-            stated[pair[0]].add(pair[1])
+            stated[pair[0]].append(pair[1])
         for e in self.memory.entries(user_id=user_id, since=since, kind="interaction"):
-            rating = float(e.content.get("rating", 0))
-            for key, value in e.content.get("attributes", {}).items():
-                pair = (key, value)
+            if not isinstance(e.content, dict) or not isinstance(e.content.get("attributes"), dict):
+                continue
+            rating = float(e.content.get("rating", 0) or 0)
+            if rating == 0:
+                continue  # a neutral rating says nothing either way
+            for key, value in e.content["attributes"].items():
+                pair = (str(key), str(value))
                 score[pair][0 if rating > 0 else 1] += abs(rating)
                 evidence[pair].append(e.id)
-        for (key, value), pro_con in score.items():  # stating one value speaks against the others
-            pro_con[1] += sum(self.explicit_weight / 2 for v in stated.get(key, ()) if v != value)
+        for (key, value), pro_con in score.items():  # each statement of another value speaks against this one
+            pro_con[1] += sum(self.explicit_weight for v in stated.get(key, ()) if v != value)
         best: dict[str, Preference] = {}
         for (key, value), (pro, con) in score.items():
             confidence = round(max(0.0, (pro - con) / (pro + con + 1.0)), 4)
@@ -262,20 +270,17 @@ class ErrorCorrection:
         if not str(error).strip() or not str(correction).strip():
             raise ConfigurationError("record_error needs both the error and its correction")
         body = context if isinstance(context, str) else dict(context)
-        situation = content_text(body)
-        return self.memory.add(
+        return self.memory.add(  # found by its situation: embedding_text() embeds the context alone
             {"context": body, "error": error, "correction": correction},
             kind="correction",
             agent_id=agent_id,
             importance=importance,
-            # found by its situation: the vector is of the context alone, not of the error and correction
-            embedding=self.memory.embedder.embed([situation])[0] if self.memory.semantic else None,
         )
 
     def find_corrections(
         self, context: str | Mapping[str, Any], *, limit: int = 3, min_similarity: float | None = None
     ) -> list[MemoryMatch]:
-        query = context if isinstance(context, str) else content_text(dict(context))
+        query = context if isinstance(context, str) else values_text(dict(context))
         threshold = self.min_similarity if min_similarity is None else min_similarity
         return self.memory.search_similar(query, limit=limit, min_similarity=threshold, kind="correction")
 

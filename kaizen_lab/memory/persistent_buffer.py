@@ -7,7 +7,6 @@ compacted into zstd/gzip-compressed JSONL blobs, and ``compact`` reports the rat
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import sqlite3
@@ -22,6 +21,8 @@ from typing import Any, Literal
 from ..exceptions import ConfigurationError, MemoryStoreError
 from .buffer import Turn
 from .entry import encode_content
+from .storage import _retry_locked
+from .store import jsonable
 
 __all__ = ["CompactionReport", "PersistentBufferMemory"]
 
@@ -94,11 +95,14 @@ class PersistentBufferMemory:
             Path(self.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
+            _retry_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL"), timeout)
+            _retry_locked(lambda: self._conn.executescript(_SCHEMA), timeout)
         except sqlite3.DatabaseError as e:
-            raise MemoryStoreError(f"Cannot open the buffer database {self.db_path}: {e}") from e
-        atexit.register(_flush_at_exit, weakref.ref(self))
+            raise MemoryStoreError(
+                f"Cannot open the buffer database {self.db_path}: {e}. If it is not a SQLite file, choose another path."
+            ) from e
+        # Unflushed turns are written when this object is collected (a re-run cell rebinding the name) or at exit.
+        self._finalizer = weakref.finalize(self, _write_quietly, self._conn, self._lock, self._pending)
 
     def __repr__(self) -> str:
         return f"PersistentBufferMemory({self.db_path!r}, agent_id={self.agent_id!r}, pending={len(self._pending)})"
@@ -118,7 +122,7 @@ class PersistentBufferMemory:
         self, session_id: str, inputs: dict[str, Any], outputs: dict[str, Any], agent_id: str | None = None
     ) -> None:
         key = (self._agent(agent_id), session_id)
-        turn = Turn(dict(inputs), dict(outputs))
+        turn = Turn(jsonable(inputs), jsonable(outputs))  # as it will read back after a restart
         encode_content({"inputs": turn.inputs, "outputs": turn.outputs})  # refuse what could not be persisted
         with self._lock:
             self.load(session_id, agent_id)
@@ -132,7 +136,7 @@ class PersistentBufferMemory:
         agent = self._agent(agent_id)
         with self._lock:
             self._ring = {k: v for k, v in self._ring.items() if not (k[0] == agent and session_id in (None, k[1]))}
-            self._pending = [p for p in self._pending if not (p[0] == agent and session_id in (None, p[1]))]
+            self._pending[:] = [p for p in self._pending if not (p[0] == agent and session_id in (None, p[1]))]
             where, params = "agent_id = ?", [agent]
             if session_id is not None:
                 where, params = where + " AND session_id = ?", [agent, session_id]
@@ -161,26 +165,14 @@ class PersistentBufferMemory:
         return len(self._pending)
 
     def flush(self) -> int:
-        """Write pending turns in one transaction; returns how many."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-            if not pending:
-                return 0
-            rows = [(a, s, _dump(t), t.timestamp) for a, s, t in pending]
-            try:
-                self._transaction(
-                    lambda c: c.executemany(
-                        "INSERT INTO buffer_turns (agent_id, session_id, turn, created_at) VALUES (?,?,?,?)", rows
-                    )
-                )
-            except BaseException:
-                self._pending = pending + self._pending  # nothing lost: try again next time
-                raise
-            return len(rows)
-
-    def _flush_quietly(self) -> None:
-        with contextlib.suppress(Exception):  # at interpreter exit there is no one to tell
-            self.flush()
+        """Write pending turns in one transaction; returns how many. On failure they stay pending."""
+        try:
+            return _write_pending(self._conn, self._lock, self._pending)
+        except sqlite3.DatabaseError as e:
+            raise MemoryStoreError(
+                f"Writing to {self.db_path} failed: {e}. Nothing was written; the turns stay in memory and are "
+                "written by the next flush (free disk space if it is full)."
+            ) from e
 
     def history(self, session_id: str, agent_id: str | None = None) -> list[Turn]:
         """Every stored turn of a session, archived ones included, oldest first."""
@@ -196,17 +188,24 @@ class PersistentBufferMemory:
             turns += self._read_last(agent, session_id, None)
         return turns
 
-    def compact(self, *, keep_last: int | None = None, codec: Codec = "zstd") -> CompactionReport:
-        """Move all but the newest ``keep_last`` (default ``max_turns``) turns of each session into compressed
-        JSONL blobs: the history stays readable through :meth:`history`, in a fraction of the space."""
+    def compact(
+        self, *, keep_last: int | None = None, codec: Codec | None = None, agent_id: str | None = None
+    ) -> CompactionReport:
+        """Move all but the newest ``keep_last`` (default ``max_turns``) turns of each of this agent's sessions
+        into compressed JSONL blobs: the history stays readable through :meth:`history`, in a fraction of the
+        space. ``codec``: "zstd" (the default when ``zstandard`` is installed) or "gzip"."""
         keep = self.max_turns if keep_last is None else keep_last
+        owner = self._agent(agent_id)
+        codec = codec or ("zstd" if _has_zstd() else "gzip")
         compress = _compressor(codec)
         totals = [0, 0, 0]
         with self._lock:
             self.flush()
 
             def work(c: sqlite3.Connection) -> None:
-                keys = c.execute("SELECT DISTINCT agent_id, session_id FROM buffer_turns").fetchall()
+                keys = c.execute(
+                    "SELECT DISTINCT agent_id, session_id FROM buffer_turns WHERE agent_id = ?", (owner,)
+                ).fetchall()
                 for agent, session in keys:
                     rows = c.execute(
                         "SELECT seq, turn FROM buffer_turns WHERE agent_id = ? AND session_id = ? ORDER BY seq",
@@ -236,6 +235,7 @@ class PersistentBufferMemory:
     def close(self) -> None:
         with self._lock:
             self.flush()
+            self._finalizer.detach()
             self._conn.close()
 
     def __enter__(self) -> PersistentBufferMemory:
@@ -269,10 +269,27 @@ class PersistentBufferMemory:
             raise
 
 
-def _flush_at_exit(ref: weakref.ref[PersistentBufferMemory]) -> None:
-    memory = ref()
-    if memory is not None:
-        memory._flush_quietly()
+def _write_pending(conn: sqlite3.Connection, lock: threading.RLock, pending: list[tuple[str, str, Turn]]) -> int:
+    """One transaction for every pending turn; ``pending`` is emptied only once they are committed."""
+    with lock:
+        if not pending:
+            return 0
+        rows = [(a, s, _dump(t), t.timestamp) for a, s, t in pending]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO buffer_turns (agent_id, session_id, turn, created_at) VALUES (?,?,?,?)", rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        del pending[: len(rows)]
+        return len(rows)
+
+
+def _write_quietly(conn: sqlite3.Connection, lock: threading.RLock, pending: list[tuple[str, str, Turn]]) -> None:
+    with contextlib.suppress(Exception):  # collected or exiting: there is no one to tell
+        _write_pending(conn, lock, pending)
 
 
 def _dump(turn: Turn) -> str:
@@ -298,11 +315,19 @@ def _compressor(codec: str) -> Any:
     raise ConfigurationError(f"codec must be 'zstd' or 'gzip', got {codec!r}")
 
 
+def _has_zstd() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("zstandard") is not None
+
+
 def _decompress(blob: bytes, codec: str) -> bytes:
     if codec == "gzip":
         import gzip
 
         return gzip.decompress(blob)
-    import zstandard
-
-    return zstandard.ZstdDecompressor().decompress(blob)
+    try:
+        import zstandard
+    except ImportError:
+        raise ConfigurationError("This history was compressed with zstd: `pip install zstandard` to read it.") from None
+    return zstandard.ZstdDecompressor().decompress(bytes(blob))

@@ -24,7 +24,17 @@ from urllib.parse import quote
 
 from ..exceptions import MemoryStoreError
 from .entry import MemoryEntry
-from .storage import _UPDATABLE, Filter, MemoryStorage, OrderBy, VectorRows, _check_model, _check_order, _entry, pack
+from .storage import (
+    Filter,
+    MemoryStorage,
+    OrderBy,
+    VectorRows,
+    _check_fields,
+    _check_model,
+    _check_order,
+    _entry,
+    pack,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -319,9 +329,8 @@ class PostgresStorage(MemoryStorage):
 
         sets: list[sql.Composable] = []
         params: list[Any] = []
+        _check_fields(fields)
         for name, value in fields.items():
-            if name not in _UPDATABLE:
-                raise MemoryStoreError(f"Cannot change {name!r} of a memory entry; changeable: {sorted(_UPDATABLE)}")
             sets.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
             params.append(_json(value) if name == "metadata" else value)
         if content_json is not None:
@@ -333,9 +342,10 @@ class PostgresStorage(MemoryStorage):
 
         def work(cur: psycopg.Cursor[Any]) -> bool:
             cur.execute(statement, (*params, entry_id))
-            if cur.rowcount:
+            changed = cur.rowcount > 0
+            if changed and content_json is not None:  # only a new content drops a vector an index may hold
                 cur.execute(self._q.bump)
-            return cur.rowcount > 0
+            return changed
 
         return self._write("updating a memory entry", work)
 
@@ -367,7 +377,7 @@ class PostgresStorage(MemoryStorage):
 
         return self._write("deleting memory entries", work)
 
-    def set_vectors(self, vectors: Sequence[tuple[str, bytes]], model: str) -> None:
+    def set_vectors(self, vectors: Sequence[tuple[str, str, bytes]], model: str) -> None:
         def work(cur: psycopg.Cursor[Any]) -> None:
             # Lock the counter first: concurrent set_vectors (and adds) run one after another, so two processes
             # with different models cannot both see "no model yet".
@@ -382,7 +392,10 @@ class PostgresStorage(MemoryStorage):
             if vectors:
                 cur.executemany(
                     self._q.set_vector,
-                    [(bytes(blob), first + i, entry_id) for i, (entry_id, blob) in enumerate(vectors)],
+                    [
+                        (bytes(blob), first + i, entry_id, content_json)
+                        for i, (entry_id, content_json, blob) in enumerate(vectors)
+                    ],
                 )
 
         self._write("storing memory vectors", work)
@@ -456,12 +469,6 @@ class PostgresStorage(MemoryStorage):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> PostgresStorage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ------------------------------------------------------------------------------------------------------- SQL
@@ -554,8 +561,8 @@ class _Statements:
             "UPDATE {} SET last_accessed = %s, access_count = access_count + 1 WHERE id = ANY(%s)"
         ).format(t)
         self.delete_ids = sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(t)
-        self.set_vector = sql.SQL("UPDATE {} SET embedding = %s, vseq = %s WHERE id = %s AND embedding IS NULL").format(
-            t
-        )
+        self.set_vector = sql.SQL(
+            "UPDATE {} SET embedding = %s, vseq = %s WHERE id = %s AND embedding IS NULL AND content = %s"
+        ).format(t)
         self.vectors_after = sql.SQL("SELECT vseq, id, embedding FROM {} WHERE vseq > %s ORDER BY vseq").format(t)
         self.missing = sql.SQL("SELECT id, content FROM {} WHERE embedding IS NULL ORDER BY seq LIMIT %s").format(t)

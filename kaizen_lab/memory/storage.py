@@ -120,10 +120,12 @@ class MemoryStorage(ABC):
         """(id, content JSON) of entries without a vector yet, oldest first."""
 
     @abstractmethod
-    def set_vectors(self, vectors: Sequence[tuple[str, bytes]], model: str) -> None: ...
+    def set_vectors(self, vectors: Sequence[tuple[str, str, bytes]], model: str) -> None:
+        """Store (id, content JSON it was made from, packed vector) for entries still without one and still holding
+        that content — an edit elsewhere in between leaves the entry for the next embedding pass."""
 
     def set_model(self, model: str) -> None:
-        """Record which embedder made the vectors passed to add() (set_vectors records it itself)."""
+        """Record which embedder made the vectors passed to add() (set_vectors records it itself); refuse another."""
         self.set_vectors([], model)
 
     def close(self) -> None:  # noqa: B027 - nothing to release for most backends
@@ -199,8 +201,8 @@ class InMemoryStorage(MemoryStorage):
             if content_json is not None:
                 fields["content"] = json.loads(content_json)
                 self._vectors.pop(entry_id, None)
+                self._generation += 1  # only a new content drops a vector an index may hold
             self._entries[entry_id] = (entry.with_changes(**fields), content_json or old_json)
-            self._generation += 1
             return True
 
     def touch(self, entry_ids: Sequence[str], at: float) -> None:
@@ -256,12 +258,13 @@ class InMemoryStorage(MemoryStorage):
         with self._lock:
             return [(i, j) for i, (_, j) in self._entries.items() if i not in self._vectors][:limit]
 
-    def set_vectors(self, vectors: Sequence[tuple[str, bytes]], model: str) -> None:
+    def set_vectors(self, vectors: Sequence[tuple[str, str, bytes]], model: str) -> None:
         with self._lock:
             _check_model(self._model, model)
             self._model = model
-            for entry_id, blob in vectors:
-                if entry_id in self._entries and entry_id not in self._vectors:  # fills gaps only, like SQL
+            for entry_id, content_json, blob in vectors:
+                found = self._entries.get(entry_id)
+                if found is not None and found[1] == content_json and entry_id not in self._vectors:
                     self._vseq += 1
                     self._vectors[entry_id] = (self._vseq, blob)
 
@@ -453,7 +456,7 @@ class SQLiteStorage(MemoryStorage):
 
         def work(conn: sqlite3.Connection) -> bool:
             changed = conn.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", (*params, entry_id))
-            if changed.rowcount:
+            if changed.rowcount and content_json is not None:  # only a new content drops a vector an index holds
                 self._bump(conn)
             return bool(changed.rowcount)
 
@@ -523,17 +526,17 @@ class SQLiteStorage(MemoryStorage):
         rows = self._read("SELECT id, content FROM memories WHERE embedding IS NULL ORDER BY seq LIMIT ?", (limit,))
         return [(r[0], r[1]) for r in rows]
 
-    def set_vectors(self, vectors: Sequence[tuple[str, bytes]], model: str) -> None:
+    def set_vectors(self, vectors: Sequence[tuple[str, str, bytes]], model: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT value FROM memory_meta WHERE key = 'embedding_model'").fetchone()
             _check_model(row[0] if row else None, model)
             conn.execute("INSERT OR IGNORE INTO memory_meta VALUES ('embedding_model', ?)", (model,))
             vseq = conn.execute("SELECT COALESCE(MAX(vseq), 0) FROM memories").fetchone()[0]
-            for entry_id, blob in vectors:
+            for entry_id, content_json, blob in vectors:
                 vseq += 1
                 conn.execute(
-                    "UPDATE memories SET embedding = ?, vseq = ? WHERE id = ? AND embedding IS NULL",
-                    (blob, vseq, entry_id),
+                    "UPDATE memories SET embedding = ?, vseq = ? WHERE id = ? AND embedding IS NULL AND content = ?",
+                    (blob, vseq, entry_id, content_json),
                 )
 
         self._write(work)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..exceptions import ConfigurationError
-from .entry import MemoryEntry, check_importance
-from .storage import Filter, InMemoryStorage, MemoryStorage, SQLiteStorage
+from .buffer import Turn
+from .entry import MemoryEntry, check_importance, embedding_text
+from .storage import InMemoryStorage, MemoryStorage, SQLiteStorage
 from .store import MemoryStore
 
 if TYPE_CHECKING:
@@ -85,6 +86,14 @@ class ShortTermMemory(MemoryStore):
         self.expire()
         return super().search_similar(query, **kwargs)
 
+    def load(self, session_id: str, agent_id: str | None = None) -> list[Turn]:
+        self.expire()
+        return super().load(session_id, agent_id)
+
+    def kinds(self) -> dict[str, int]:
+        self.expire()
+        return super().kinds()
+
 
 class LongTermMemory(MemoryStore):
     """Memory that survives the kernel: ``storage_backend`` is a SQLiteStorage (default ``kaizen_memory.db`` in
@@ -97,6 +106,8 @@ class LongTermMemory(MemoryStore):
         embedder: Embedder | Literal[False] | None = None,
         **options: Any,
     ) -> None:
+        if storage_backend == "":
+            raise ConfigurationError("storage_backend is an empty path; pass a file name like 'agent_memory.db'.")
         if storage_backend is None or isinstance(storage_backend, str | Path):
             storage_backend = SQLiteStorage(storage_backend or "kaizen_memory.db")
         super().__init__(storage_backend, embedder=embedder, **options)
@@ -118,6 +129,9 @@ class LongTermMemory(MemoryStore):
                     "agent_id": e.agent_id,
                     "user_id": e.user_id,
                     "metadata": {**e.metadata, "consolidated_from": e.id},
+                    "created_at": e.created_at,
+                    "last_accessed": e.last_accessed,
+                    "access_count": e.access_count,
                 }
                 for e in keep
             )
@@ -127,9 +141,10 @@ class LongTermMemory(MemoryStore):
 
 
 class SemanticMemory(MemoryStore):
-    """Knowledge by meaning. Entries are embedded as they are added, and one within ``merge_threshold`` cosine
-    similarity of an existing entry of the same kind reinforces it (access count + 1, importance raised)
-    instead of becoming a near-duplicate."""
+    """Knowledge by meaning. Entries are embedded as they are added. A fact (a kind in ``merge_kinds``) within
+    ``merge_threshold`` cosine similarity of an existing one with the same kind, session, agent and user
+    reinforces it (access count + 1, importance raised) instead of becoming a near-duplicate; turns, ratings and
+    corrections are never merged (each one is evidence)."""
 
     def __init__(
         self,
@@ -137,36 +152,49 @@ class SemanticMemory(MemoryStore):
         *,
         embedder: Embedder | None = None,
         merge_threshold: float | None = 0.95,
+        merge_kinds: Sequence[str] = ("fact",),
         **options: Any,
     ) -> None:
         if isinstance(storage_backend, str | Path):
             storage_backend = SQLiteStorage(storage_backend)
         super().__init__(storage_backend or InMemoryStorage(), embedder=embedder, **options)
         self.merge_threshold = merge_threshold
+        self.merge_kinds = frozenset(merge_kinds)
 
     def add(self, content: Any, *, importance: float = 0.5, kind: str = "fact", **kwargs: Any) -> MemoryEntry:
-        embedding: Sequence[float] | None = kwargs.pop("embedding", None)
-        if embedding is None:
-            from .entry import embedding_text, encode_content
+        item = {"content": content, "importance": importance, "kind": kind, **kwargs}
+        entry, _ = self._prepare(item, time.time())  # everything is checked before anything is touched
+        if entry.embedding is None:
+            entry = entry.with_changes(embedding=self.embedder.embed([embedding_text(entry.content)])[0])
+        if self.merge_threshold is not None and kind in self.merge_kinds and len(self):
+            same = self._same(entry)
+            if same is not None:
+                self.storage.touch([same.id], time.time())
+                if entry.importance > same.importance:
+                    self.storage.update(same.id, importance=entry.importance)
+                return self.storage.get(same.id) or same
+        return super().add(
+            entry.content,
+            importance=entry.importance,
+            kind=entry.kind,
+            session_id=entry.session_id,
+            agent_id=entry.agent_id,
+            user_id=entry.user_id,
+            metadata=entry.metadata,
+            embedding=entry.embedding,
+        )
 
-            encode_content(content, max_bytes=self.max_entry_bytes)  # a bad entry fails before embedding
-            embedding = self.embedder.embed([embedding_text(content)])[0]
-        if self.merge_threshold is not None and len(self):
-            same = self._nearest(embedding, kind)
-            if same is not None and same[1] >= self.merge_threshold:
-                entry = same[0]
-                self.storage.touch([entry.id], time.time())
-                if importance > entry.importance:
-                    self.storage.update(entry.id, importance=check_importance(importance))
-                merged = self.storage.get(entry.id)
-                assert merged is not None
-                return merged
-        return super().add(content, importance=importance, kind=kind, embedding=embedding, **kwargs)
-
-    def _nearest(self, embedding: Sequence[float], kind: str) -> tuple[MemoryEntry, float] | None:
+    def _same(self, new: MemoryEntry) -> MemoryEntry | None:
+        """An existing entry saying the same thing in the same place, if any."""
+        assert self.merge_threshold is not None and new.embedding is not None
         index = self._synced_index()
-        for entry_id, similarity in index.search(embedding, 8, -1.0):
-            entry = self.storage.get(entry_id)
-            if entry is not None and Filter(kind=kind).matches(entry, ""):
-                return entry, similarity
+        for entry_id, _ in index.search(new.embedding, 8, self.merge_threshold):
+            old = self.storage.get(entry_id)
+            if old is not None and (old.kind, old.session_id, old.agent_id, old.user_id) == (
+                new.kind,
+                new.session_id,
+                new.agent_id,
+                new.user_id,
+            ):
+                return old
         return None

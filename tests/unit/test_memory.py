@@ -366,8 +366,148 @@ def test_compaction_compresses_old_turns_and_keeps_them_readable(tmp_path, codec
     assert buffer.compact().turns == 0  # nothing more to compact
 
 
-def test_persistent_buffer_refuses_what_it_could_not_store(tmp_path):
-    buffer = PersistentBufferMemory(tmp_path / "b.db")
-    with pytest.raises(MemoryStoreError, match="JSON-serialisable"):
-        buffer.save("s", {"q": object()}, {"a": "1"})
-    assert buffer.load("s") == [] and buffer.pending == 0
+def test_persistent_buffer_keeps_values_as_json_and_refuses_what_it_cannot_store(tmp_path):
+    import datetime as dt
+
+    buffer = PersistentBufferMemory(tmp_path / "b.db", persist_every=1)
+    buffer.save("s", {"when": dt.date(2026, 3, 1)}, {"a": "x" * 10_000})
+    [turn] = PersistentBufferMemory(tmp_path / "b.db").load("s")
+    assert turn.inputs == {"when": "2026-03-01"}  # as it reads back after a restart
+    assert turn.outputs["a"].endswith("6,000 more characters not kept]")
+    with pytest.raises(MemoryStoreError, match="over the"):
+        buffer.save("s", {"q": ["y" * 100] * 5000}, {"a": "1"})
+    assert len(buffer.load("s")) == 1 and buffer.pending == 0
+
+
+def test_unflushed_turns_are_written_when_the_buffer_is_collected(tmp_path):
+    import gc
+
+    buffer = PersistentBufferMemory(tmp_path / "b.db", persist_every=10)
+    buffer.save("s", {"q": "kept"}, {"a": "1"})
+    del buffer  # a re-run cell rebinds the name
+    gc.collect()
+    assert [t.inputs["q"] for t in PersistentBufferMemory(tmp_path / "b.db").load("s")] == ["kept"]
+
+
+def test_compact_touches_only_its_own_agent(tmp_path):
+    buffer = PersistentBufferMemory(tmp_path / "b.db", max_turns=5, persist_every=100)
+    for i in range(30):
+        buffer.save("s", {"q": str(i)}, {"a": ""}, agent_id="a")
+        buffer.save("s", {"q": str(i)}, {"a": ""}, agent_id="b")
+    assert buffer.compact(agent_id="a").turns == 25
+    assert (len(buffer.history("s", agent_id="a")), len(buffer.history("s", agent_id="b"))) == (30, 30)
+    assert buffer._conn.execute("SELECT COUNT(*) FROM buffer_turns WHERE agent_id = 'b'").fetchone()[0] == 30
+
+
+# -- what review found ------------------------------------------------------------------------------------------------
+def test_search_with_a_substring_filter(tmp_path):
+    memory = long_term(tmp_path)
+    for fact in FACTS:
+        memory.add(fact)
+    hits = memory.search_similar("who approves spending?", contains="finance")
+    assert [h.entry.text for h in hits] == [FACTS[4]]
+
+
+def test_semantic_memory_merges_only_the_same_fact_in_the_same_place():
+    memory = SemanticMemory()
+    alice = memory.add("Prefers answers in French", user_id="alice")
+    bob = memory.add("Prefers answers in French", user_id="bob")
+    assert bob.id != alice.id and bob.user_id == "bob"
+    learner = PreferenceLearning(memory)
+    learner.record_feedback("alice", {"length": "short"}, 1)
+    learner.record_feedback("alice", {"length": "short"}, -1)
+    assert memory.count(kind="interaction") == 2  # each rating is evidence: never merged
+    memory.save("s1", {"q": "hello"}, {"a": "hi"})
+    memory.save("s2", {"q": "hello"}, {"a": "hi"})
+    assert len(memory.load("s2")) == 1
+    with pytest.raises(MemoryStoreError, match="importance"):
+        memory.add("Prefers answers in French", user_id="alice", importance=2.0)
+    assert memory.get(alice.id).access_count == 0  # nothing touched by a refused add
+
+
+def test_two_agents_on_one_store_keep_their_own_history_and_clear_only_it(tmp_path):
+    memory = long_term(tmp_path)
+    memory.add({"user_name": "Alice"}, importance=0.9)
+
+    class Summary(Signature):
+        """Summarise."""
+
+        document: str = InputField()
+        summary: str = OutputField()
+
+    qa, _ = agent_with(memory, [{"answer": "ok"}])
+    summariser = BaseAgent(signature=Summary, llm=LLM(FunctionProvider([{"summary": "short"}])), memory=memory)
+    qa.run(session_id="s", question="What is my name?")
+    summariser.run(session_id="s", document="A long text")
+    assert [t["inputs"] for t in qa.get_history("s")] == [{"question": "What is my name?"}]
+    assert [t["inputs"] for t in summariser.get_history("s")] == [{"document": "A long text"}]
+    summariser.clear_memory()
+    assert memory.count(kind="turn") == 1 and memory.count(kind="fact") == 1  # facts stay; qa's turn stays
+
+
+def test_a_value_json_cannot_hold_never_fails_the_run(tmp_path):
+    import datetime as dt
+
+    class When(Signature):
+        """Date it."""
+
+        question: str = InputField()
+        day: dt.date = OutputField()
+
+    memory = long_term(tmp_path, embedder=False)
+    agent = BaseAgent(signature=When, llm=LLM(FunctionProvider([{"day": "2026-03-01"}] * 2)), memory=memory)
+    result = agent.run(session_id="s", question="When?")
+    assert result["day"] == dt.date(2026, 3, 1) and result.warnings == []
+    assert memory.load("s", agent_id=agent.memory_owner)[0].outputs == {"day": "2026-03-01"}
+    memory.max_entry_bytes = 50
+    result = agent.run(session_id="s", question="When again?")
+    assert result["day"] == dt.date(2026, 3, 1)  # the paid-for answer survives ...
+    assert "not remembered" in result.warnings[0]  # ... and the result says what was lost
+
+
+def test_react_runs_get_recalled_memories_in_their_prompt(tmp_path):
+    from kaizen_lab import ReActAgent
+
+    memory = long_term(tmp_path)
+    memory.add({"user_name": "Alice"})
+    finish = {"thought": "I know it", "action": "finish", "action_input": {"answer": "Alice"}}
+    provider = FunctionProvider([finish], structured="json_schema")
+    agent = ReActAgent(llm=LLM(provider), memory=memory, tools=[])
+    result = agent.run(task="What is my name?")
+    assert result.memories and "user_name: Alice" in provider.calls[0].messages[0]["content"]
+
+
+def test_a_store_made_by_another_model_is_refused_even_when_nothing_is_missing(tmp_path):
+    from kaizen_lab.rag import LiteLLMEmbedder
+
+    memory = long_term(tmp_path)
+    memory.add(FACTS[0])
+    memory.search_similar("Alice")  # every entry now has a local-model vector
+    other = long_term(tmp_path, embedder=LiteLLMEmbedder("openai/text-embedding-3-small"))
+    with pytest.raises(MemoryStoreError, match="vectors were made by"):
+        other.search_similar("Alice")
+
+
+def test_short_term_history_never_returns_expired_turns():
+    memory = ShortTermMemory(ttl_seconds=60, embedder=False)
+    memory.save("s", {"q": "old"}, {"a": "1"})
+    [(entry, encoded)] = [(e, json) for e, json in memory.storage._entries.values()]
+    memory.storage._entries[entry.id] = (entry.with_changes(created_at=time.time() - 61), encoded)
+    assert memory.load("s") == [] and memory.kinds() == {}
+
+
+def test_contradicting_statements_cancel_out(tmp_path):
+    learner = PreferenceLearning(long_term(tmp_path, embedder=False))
+    for _ in range(5):
+        learner.record_preference("alice", "language", "French")
+        learner.record_preference("alice", "language", "English")
+    assert learner.learn_preferences("alice", min_confidence=0.1) == []
+    learner.memory.add("I like short answers", kind="preference", user_id="alice")  # hand-written: skipped
+    assert learner.learn_preferences("alice", min_confidence=0.1) == []
+
+
+def test_the_checkpoint_sqlite_storage_is_refused_with_the_fix(tmp_path):
+    import kaizen_lab
+
+    with pytest.raises(ConfigurationError, match=r"kaizen_lab.memory.SQLiteStorage"):
+        LongTermMemory(kaizen_lab.SQLiteStorage(tmp_path / "c.db"))

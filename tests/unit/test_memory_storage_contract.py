@@ -393,14 +393,14 @@ def test_vectors_after_is_incremental(store: MemoryStorage) -> None:
     last = full.rows[-1][0]
     assert store.vectors_after(last, full.generation).rows == []
 
-    store.set_vectors([("b", pack([9.0, 9.0, 9.0]))], "mini-lm")
+    store.set_vectors([("b", encode_content("b"), pack([9.0, 9.0, 9.0]))], "mini-lm")
     newer = store.vectors_after(last, full.generation)
     assert [(r[1], unpack(r[2])) for r in newer.rows] == [("b", [9.0, 9.0, 9.0])]
     assert newer.rows[0][0] > last and newer.model == "mini-lm" and newer.generation == full.generation
     assert store.vectors_after(newer.rows[0][0], newer.generation).rows == []
 
 
-@pytest.mark.parametrize("change", ["delete", "delete_where", "update_content", "update_importance"])
+@pytest.mark.parametrize("change", ["delete", "delete_where", "update_content"])
 def test_a_delete_or_edit_moves_the_generation_so_readers_reload_everything(store: MemoryStorage, change: str) -> None:
     store.add([item(i, id=i, vector=[float(n), 1.0], kind="fact") for n, i in enumerate(["a", "b", "c"])])
     seen = store.vectors_after(0, 0)
@@ -410,15 +410,29 @@ def test_a_delete_or_edit_moves_the_generation_so_readers_reload_everything(stor
         assert store.delete(["b"]) == 1
     elif change == "delete_where":
         assert store.delete(where=Filter(contains='"b"')) == 1
-    elif change == "update_content":
-        assert store.update("b", content_json=encode_content("B!")) is True
     else:
-        assert store.update("b", importance=0.99) is True
+        assert store.update("b", content_json=encode_content("B!")) is True
     moved = store.vectors_after(top, seen.generation)
     assert moved.generation != seen.generation
-    expected = ["a", "b", "c"] if change == "update_importance" else ["a", "c"]
-    assert [r[1] for r in moved.rows] == expected  # everything, not just rows after `top`
+    assert [r[1] for r in moved.rows] == ["a", "c"]  # everything, not just rows after `top`
     assert store.vectors_after(moved.rows[-1][0], moved.generation).rows == []
+
+
+def test_editing_importance_or_metadata_keeps_the_vectors_and_the_generation(store: MemoryStorage) -> None:
+    store.add([item(i, id=i, vector=[float(n), 1.0]) for n, i in enumerate(["a", "b"])])
+    seen = store.vectors_after(0, -1)
+    assert store.update("b", importance=0.99, metadata={"k": 1}) is True
+    after = store.vectors_after(seen.rows[-1][0], seen.generation)
+    assert (after.generation, after.rows) == (seen.generation, [])  # no reload of the index for a new importance
+
+
+def test_a_vector_for_content_edited_meanwhile_is_not_stored(store: MemoryStorage) -> None:
+    store.add([item("old text", id="a")])
+    [(entry_id, embedded_from)] = store.missing_vectors(1)
+    store.update("a", content_json=encode_content("new text"))  # another process edits while we embed
+    store.set_vectors([(entry_id, embedded_from, pack([1.0]))], "m")
+    assert store.vectors_after(0, -1).rows == []
+    assert store.missing_vectors(5) == [("a", encode_content("new text"))]  # embedded again next time
 
 
 def test_deleting_nothing_keeps_the_generation(store: MemoryStorage) -> None:
@@ -434,22 +448,22 @@ def test_missing_vectors_oldest_first_with_a_limit(store: MemoryStorage) -> None
     store.add([item(f"m{i}", id=f"m{i}", created_at=100.0 - i) for i in range(5)])  # insertion order != created_at
     store.add([item("has one", id="v", vector=[1.0])])
     assert store.missing_vectors(3) == [(f"m{i}", json.dumps(f"m{i}")) for i in range(3)]
-    store.set_vectors([("m0", pack([0.0])), ("m2", pack([2.0]))], "model")
+    store.set_vectors([("m0", encode_content("m0"), pack([0.0])), ("m2", encode_content("m2"), pack([2.0]))], "model")
     assert [i for i, _ in store.missing_vectors(10)] == ["m1", "m3", "m4"]
     assert store.missing_vectors(0) == []
 
 
 def test_set_vectors_refuses_another_model(store: MemoryStorage) -> None:
     store.add([item("a", id="a"), item("b", id="b")])
-    store.set_vectors([("a", pack([1.0, 0.0]))], "model-one")
+    store.set_vectors([("a", encode_content("a"), pack([1.0, 0.0]))], "model-one")
     with pytest.raises(MemoryStoreError, match="'model-one', not 'model-two'"):
-        store.set_vectors([("b", pack([0.0, 1.0]))], "model-two")
+        store.set_vectors([("b", encode_content("b"), pack([0.0, 1.0]))], "model-two")
     with pytest.raises(MemoryStoreError, match="cannot be compared"):
         store.set_model("model-two")
     assert vector_ids(store) == ["a"]  # b's vector of the other model was not stored
     assert store.vectors_after(0, -1).model == "model-one"
     store.set_model("model-one")
-    store.set_vectors([("b", pack([0.0, 1.0]))], "model-one")
+    store.set_vectors([("b", encode_content("b"), pack([0.0, 1.0]))], "model-one")
     assert vector_ids(store) == ["a", "b"]
 
 
@@ -463,7 +477,7 @@ def test_set_model_records_the_model_for_vectors_given_to_add(store: MemoryStora
 
 def test_set_vectors_skips_unknown_ids(store: MemoryStorage) -> None:
     store.add([item("a", id="a")])
-    store.set_vectors([("ghost", pack([1.0])), ("a", pack([2.0]))], "m")
+    store.set_vectors([("ghost", encode_content("ghost"), pack([1.0])), ("a", encode_content("a"), pack([2.0]))], "m")
     rows = store.vectors_after(0, -1).rows
     assert [(r[1], unpack(r[2])) for r in rows] == [("a", [2.0])]
     assert store.get("ghost") is None
@@ -473,7 +487,7 @@ def test_set_vectors_keeps_a_vector_already_there(
     store: MemoryStorage, backend: Backend, request: pytest.FixtureRequest
 ) -> None:
     store.add([item("a", id="a", vector=[1.0])])
-    store.set_vectors([("a", pack([5.0]))], "m")
+    store.set_vectors([("a", encode_content("a"), pack([5.0]))], "m")
     assert [unpack(r[2]) for r in store.vectors_after(0, -1).rows] == [[1.0]]
 
 

@@ -127,6 +127,8 @@ class _Run:
 
     async def start(self) -> None:
         system = native_system_prompt(self.sig) if self.native else self._json_system_prompt()
+        if remembered := self.agent.recalled_context():
+            system += f"\n\nRelevant context:\n{remembered}"
         self.messages = [{"role": "system", "content": system}]
         for past_inputs, past_outputs in await self.agent._history(self.session_id):  # earlier turns of this session
             self.messages.append({"role": "user", "content": format_inputs(self.sig, past_inputs)})
