@@ -98,3 +98,30 @@ def test_a_failed_write_leaves_the_store_unchanged(tmp_path):
     with pytest.raises(MemoryStoreError, match=r"disk is full.*Nothing was written"):
         memory.add_many([{"content": "a"}, {"content": "b"}])
     assert [e.content for e in memory.entries()] == ["before"]
+
+
+_BUFFER_WRITER = textwrap.dedent(
+    """
+    import sys
+    from kaizen_lab.memory import PersistentBufferMemory
+    buffer = PersistentBufferMemory(sys.argv[1], agent_id=sys.argv[2], persist_every=3)
+    for i in range(150):
+        buffer.save("shared-session", {"i": i}, {"by": sys.argv[2]})
+    buffer.close()
+    """
+)
+
+
+def test_two_processes_on_one_persistent_buffer_lose_nothing(tmp_path):
+    db = tmp_path / "buffer.db"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _BUFFER_WRITER, str(db), agent], stderr=subprocess.PIPE, text=True)
+        for agent in ("a", "b")
+    ]
+    for w in writers:
+        assert w.wait(timeout=120) == 0, w.stderr.read() if w.stderr else ""
+    from kaizen_lab.memory import PersistentBufferMemory
+
+    buffer = PersistentBufferMemory(db)
+    for agent in ("a", "b"):
+        assert [t.inputs["i"] for t in buffer.history("shared-session", agent_id=agent)] == list(range(150))
