@@ -9,6 +9,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     ├── OutputParseError        the model's output never matched the signature (raw output kept)
     ├── DocumentError           a file cannot be read as a document (damaged, encrypted, empty, not what it says)
     ├── MemoryStoreError        an entry cannot be stored (not JSON, too large) or a memory store cannot be opened
+    ├── PatternError            no agent could do a step of a multi-agent pattern (every attempt is listed)
     ├── ToolDeniedError         a tool call was refused by a policy or a person
     │   └── SandboxError        a tool tried to reach outside its workspace or limits
     ├── BudgetExceededError     a cost or token budget ran out
@@ -30,6 +31,7 @@ __all__ = [
     "MemoryStoreError",
     "ModelRequestsForbidden",
     "OutputParseError",
+    "PatternError",
     "ProviderError",
     "SandboxError",
     "ToolDeniedError",
@@ -157,3 +159,11 @@ class AgentInterrupted(KaizenError):
 class MemoryStoreError(KaizenError, ValueError):
     """An entry was refused (not JSON-serialisable, too large, bad importance) or a memory store failed; the store
     is unchanged."""
+
+
+class PatternError(KaizenError):
+    """A step of a multi-agent pattern failed with every agent that could do it; ``attempts`` lists each failure."""
+
+    def __init__(self, message: str, *, attempts: list[str]) -> None:
+        super().__init__(message)
+        self.attempts = attempts

@@ -56,7 +56,7 @@ class BaseAgent:
     """
 
     default_signature: ClassVar[type[Signature] | str | None] = None
-    description: ClassVar[str] = ""
+    description: str = ""  # what this agent is for (its A2A card); a class default, or description= per instance
 
     def __init__(
         self,
@@ -74,6 +74,8 @@ class BaseAgent:
         workspace: str | Any | None = None,
         hooks: HookManager | None = None,
         checkpoints: StateManager | str | Path | None = None,
+        description: str | None = None,
+        capabilities: Iterable[str] | None = None,
         **overrides: Any,
     ) -> None:
         self.config = AgentConfig.from_any(config, **overrides)
@@ -90,6 +92,9 @@ class BaseAgent:
             memory = BufferMemory(self.config.max_turns)
         self.memory = memory
         self.name = name or type(self).__name__
+        if description is not None:
+            self.description = description  # per instance; the class attribute is the default
+        self.capabilities = [c for c in (capabilities or ()) if c.strip()]
         self._given_id = agent_id
         self.agent_id = agent_id or f"{self.name}-{uuid.uuid4().hex[:8]}"
         self.usage = UsageLedger()
@@ -593,6 +598,27 @@ class BaseAgent:
         if self.memory is not None:
             self.memory.clear(session_id, agent_id=self.memory_owner)
 
+    def with_signature(self, signature: type[Signature] | str, *, name: str | None = None) -> BaseAgent:
+        """The same agent — model, hooks, budget, tools, description, capabilities — doing another job: how a
+        multi-agent pattern asks a participant to propose, vote, argue or judge. It has no conversation memory."""
+        sibling = BaseAgent(
+            self.raw_config,
+            signature=signature,
+            llm=self.llm,
+            name=name or self.name,
+            agent_id=self.agent_id,
+            tools=self.tools,
+            context=self.context,
+            control=self._control,
+            hooks=self.hooks,
+            description=self.description,
+            capabilities=self.capabilities,
+            max_turns=0,
+        )
+        sibling.usage = self.usage  # one ledger: the participant's usage is its roles' usage
+        sibling.guidelines = self.guidelines
+        return sibling
+
     # -- description -------------------------------------------------------------------------------------------------
     def to_a2a_card(self) -> dict[str, Any]:
         """A Google A2A ``AgentCard``-shaped description, used for capability matching between agents."""
@@ -609,6 +635,10 @@ class BaseAgent:
             "inputSchema": sig.input_model.model_json_schema(),
             "outputSchema": sig.output_json_schema(),
         }
+        skills = [skill] + [
+            {"id": f"{self.name}.capability-{n}".lower(), "name": c, "description": c, "tags": [], "examples": []}
+            for n, c in enumerate(self.capabilities, 1)
+        ]
         return {
             "name": self.name,
             "description": description,
@@ -618,7 +648,7 @@ class BaseAgent:
             "capabilities": {"streaming": False, "pushNotifications": False, "stateTransitionHistory": False},
             "defaultInputModes": ["application/json", "text/plain"],
             "defaultOutputModes": ["application/json"],
-            "skills": [skill],
+            "skills": skills,
             "metadata": {"llm_provider": self.llm.provider_name, "model": self.llm.model},
         }
 
