@@ -46,6 +46,7 @@ from .exceptions import (
     MemoryStoreError,
     ModelRequestsForbidden,
     OutputParseError,
+    PatternError,
     ProviderError,
     SandboxError,
     ToolDeniedError,
@@ -118,6 +119,21 @@ _LAZY = {
             "extract_document",
         ],
         "kaizen_lab.rag",
+    ),
+    **dict.fromkeys(
+        [
+            "CapabilityMatcher",
+            "ConsensusPattern",
+            "DebatePattern",
+            "HandoffPattern",
+            "PatternBudget",
+            "PatternResult",
+            "SequentialPattern",
+            "SharedMemoryPool",
+            "SupervisorAgent",
+            "SupervisorWorkerPattern",
+        ],
+        "kaizen_lab.orchestration",
     ),
     **dict.fromkeys(
         [
@@ -210,6 +226,7 @@ __all__ = [
     "DocumentError",
     "HookVetoError",
     "MemoryStoreError",
+    "PatternError",
     "BudgetExceededError",
     "ConfigurationError",
     "KaizenError",
