@@ -9,7 +9,7 @@ from pathlib import Path
 from kaizen_lab import LLM, BaseAgent, FunctionProvider
 from kaizen_lab.orchestration import CapabilityMatcher, SupervisorAgent
 
-DATA = json.loads((Path(__file__).parents[1] / "data" / "routing_tasks.json").read_text())
+DATA = json.loads((Path(__file__).parents[2] / "notebooks" / "data" / "routing_tasks.json").read_text())
 
 
 def workers() -> list[BaseAgent]:
