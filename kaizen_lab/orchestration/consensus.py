@@ -92,11 +92,15 @@ class ConsensusPattern:
             [run.try_ask(a, {"question": question}, round=0, role="proposer", stance=_proposal) for a in proposing]
         )
         proposals = list(dict.fromkeys(main_text(p[1]).strip() for p in proposed if p))  # identical ones merge
+        proposed_by = {
+            text: [who.name for who, r in filter(None, proposed) if main_text(r).strip() == text] for text in proposals
+        }
         if not proposals:
             raise PatternError("No agent could make a proposal.", attempts=run.warnings)
         numbered = "\n".join(f"{n}. {p}" for n, p in enumerate(proposals, 1))
         voting = [a.with_signature(vote_signature(len(proposals))) for a in self.agents]
         votes: list[dict[str, int]] = []
+        support_by_round: list[float] = []
         discussion = ""
         support, winner = 0.0, None
         for round_no in range(1, self.max_rounds + 1):
@@ -111,6 +115,7 @@ class ConsensusPattern:
             tally = Counter(votes[-1].values())
             top, count = tally.most_common(1)[0]
             support = count / len(ballots)
+            support_by_round.append(round(support, 4))
             discussion = "\n".join(
                 f"{who.name} voted {int(result['choice'])}: {result['reasoning']}" for who, result in ballots
             )
@@ -126,7 +131,9 @@ class ConsensusPattern:
                 "threshold": self.threshold,
                 "rounds": len(votes),
                 "proposals": proposals,
+                "proposed_by": proposed_by,
                 "votes": votes,
+                "support_by_round": support_by_round,
             }
         )
 

@@ -121,7 +121,16 @@ class HandoffPattern:
             self._hand(holder, target, wanted, score)
             had.append(target.name)
         answer = {k: v for k, v in result.items() if k != _HANDOFF_FIELD}
-        return run.result({"answer": main_text(answer), "holder": self.holder.name, "outputs": answer, "held_by": had})
+        handoffs = [h.__dict__ for h in self.trace if h.message == self.messages]
+        return run.result(
+            {
+                "answer": main_text(answer),
+                "holder": self.holder.name,
+                "outputs": answer,
+                "held_by": had,
+                "handoffs": handoffs,
+            }
+        )
 
     def _hand(self, source: BaseAgent | None, target: BaseAgent, reason: str, score: float | None) -> None:
         at = time.perf_counter() - self._t0

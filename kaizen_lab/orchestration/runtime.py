@@ -20,7 +20,7 @@ __all__ = ["PatternBudget", "PatternRun", "agent_inputs", "main_text"]
 T = TypeVar("T")
 
 # Output fields read as "what the agent said", in this order of preference.
-_TEXT_FIELDS = ("answer", "result", "summary", "argument", "proposal", "response", "verdict", "text", "output")
+_TEXT_FIELDS = ("answer", "result", "summary", "argument", "proposal", "reasoning", "response", "text", "output")
 
 
 class PatternBudget:

@@ -96,15 +96,21 @@ class SupervisorWorkerPattern:
         self.retries = retries
         self.budget = budget
 
-    def execute_task(self, task: str) -> PatternResult:
-        return run_sync(self.aexecute_task(task))
+    def execute_task(self, task: str, subtasks: Sequence[str] | None = None) -> PatternResult:
+        """Run the pattern; pass ``subtasks`` when you already know the split (the supervisor then only routes
+        and synthesises)."""
+        return run_sync(self.aexecute_task(task, subtasks))
 
-    async def aexecute_task(self, task: str) -> PatternResult:
+    async def aexecute_task(self, task: str, subtasks: Sequence[str] | None = None) -> PatternResult:
         if not isinstance(task, str) or not task.strip():
             raise ConfigurationError("execute_task needs a non-empty task string.")
         run = PatternRun("supervisor-worker", budget=self.budget, concurrency=self.concurrency, retries=self.retries)
-        _, plan = await run.ask(self.supervisor, {"task": task}, round=0, role="supervisor", task=task)
-        subtasks = self.supervisor.subtasks_of(plan, task)
+        if subtasks is None:
+            _, plan = await run.ask(self.supervisor, {"task": task}, round=0, role="supervisor", task=task)
+            plan_items = self.supervisor.subtasks_of(plan, task)
+        else:
+            plan_items = self.supervisor.subtasks_of({"subtasks": list(subtasks)}, task)
+        subtasks = plan_items
         routes = [self.supervisor.matcher.rank(sub, self.workers) for sub in subtasks]
         done = await run.gather([self._work(run, sub, ranked) for sub, ranked in zip(subtasks, routes, strict=True)])
         findings = "\n\n".join(
@@ -115,7 +121,7 @@ class SupervisorWorkerPattern:
         role = "coordinator" if self.coordinator else "supervisor"
         inputs = agent_inputs(synthesizer, findings, task=task, findings=findings)
         _, final = await run.ask(synthesizer, inputs, round=2, role=role, task=task)
-        return run.result({"answer": main_text(final), "subtasks": done})
+        return run.result({"task": task, "answer": main_text(final), "subtasks": done})
 
     async def _work(self, run: PatternRun, subtask: str, ranked: list[tuple[BaseAgent, float]]) -> dict[str, Any]:
         (worker, score), others = ranked[0], ranked[1:]

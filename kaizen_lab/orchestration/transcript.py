@@ -104,6 +104,18 @@ class PatternResult(dict[str, Any]):
     def __repr__(self) -> str:
         return f"PatternResult({self.pattern}, {dict(self)!r}, {len(self.transcript)} contributions)"
 
+    def _ipython_display_(self) -> None:
+        """In a notebook: the outcome, the pattern's figure (plotly's mimetype, drawn by JupyterLab) and the
+        transcript; plain HTML when the widgets package is not installed."""
+        try:
+            from kaizen_lab_widgets.patterns import display_pattern
+        except ImportError:
+            from IPython.display import HTML, display
+
+            display(HTML(self._repr_html_()))
+            return
+        display_pattern(self)
+
     def _repr_html_(self) -> str:
         try:
             from kaizen_lab_widgets.patterns import pattern_html

@@ -291,3 +291,14 @@ def test_a_step_nobody_can_do_is_a_pattern_error_listing_every_attempt():
     with pytest.raises(PatternError) as caught:
         DebatePattern(broken, other, judge, rounds=1, retries=1).debate("x")
     assert caught.value.attempts == ["broken (attempt 1): RuntimeError: down", "broken (attempt 2): RuntimeError: down"]
+
+
+def test_given_subtasks_skip_the_decomposition():
+    coder, _ = routed("coder", CODER)
+    writer, _ = routed("writer", WRITER)
+    supervisor = SupervisorAgent(llm=LLM(FunctionProvider([{"answer": "both done"}])), name="lead")
+    result = SupervisorWorkerPattern(supervisor, [coder, writer]).execute_task(
+        "Ship the fix", subtasks=["Fix the failing unit test", "Write the release announcement email", " "]
+    )
+    assert [s["worker"] for s in result["subtasks"]] == ["coder", "writer"]
+    assert [c.role for c in result.transcript if c.speaker == "lead"] == ["supervisor"]  # synthesis only

@@ -26,7 +26,11 @@ def test_public_names():
         "QuestionCard",
         "SignatureBuilder",
         "WidgetTransport",
+        "export_pattern",
+        "pattern_figure",
+        "pattern_html",
         "render_page",
+        "supervisor_timeline",
         "usage_figure",
         "usage_table",
     }
