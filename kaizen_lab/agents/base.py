@@ -599,10 +599,12 @@ class BaseAgent:
             self.memory.clear(session_id, agent_id=self.memory_owner)
 
     def with_signature(self, signature: type[Signature] | str, *, name: str | None = None) -> BaseAgent:
-        """The same agent — model, hooks, budget, tools, description, capabilities — doing another job: how a
-        multi-agent pattern asks a participant to propose, vote, argue or judge. It has no conversation memory."""
+        """The same agent — model, config, hooks, budget context, interrupts, description, capabilities — doing
+        another job: how a multi-agent pattern asks a participant to propose, vote, argue or judge. Interrupting
+        (or time-limiting) the participant interrupts its roles. It has no conversation memory and runs single-shot
+        (a subclass's strategy and postprocess belong to its own signature)."""
         sibling = BaseAgent(
-            self.raw_config,
+            self.config,
             signature=signature,
             llm=self.llm,
             name=name or self.name,
@@ -617,6 +619,7 @@ class BaseAgent:
         )
         sibling.usage = self.usage  # one ledger: the participant's usage is its roles' usage
         sibling.guidelines = self.guidelines
+        sibling.interrupts = self.interrupts  # one stop button for the participant and all its roles
         return sibling
 
     # -- description -------------------------------------------------------------------------------------------------
@@ -649,7 +652,12 @@ class BaseAgent:
             "defaultInputModes": ["application/json", "text/plain"],
             "defaultOutputModes": ["application/json"],
             "skills": skills,
-            "metadata": {"llm_provider": self.llm.provider_name, "model": self.llm.model},
+            "metadata": {
+                "llm_provider": self.llm.provider_name,
+                "model": self.llm.model,
+                # where the description came from: capability matching ignores one that is only the signature's
+                "description_source": "agent" if self.description else "signature",
+            },
         }
 
     def __repr__(self) -> str:

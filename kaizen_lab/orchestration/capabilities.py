@@ -26,7 +26,11 @@ def card_texts(card: dict[str, Any]) -> list[str]:
     skills = card.get("skills", [])
     explicit = [s for s in skills if "capability" in str(s.get("id", ""))]
     chosen = explicit or skills
-    texts = [str(card.get("description") or "")]
+    description = str(card.get("description") or "")
+    from_signature = card.get("metadata", {}).get("description_source") == "signature"
+    # a description that is only the signature's instructions ("Answer the question.") says nothing about what
+    # this agent is good at
+    texts = [] if explicit and from_signature else [description]
     for skill in chosen:
         texts.append(" ".join(str(p) for p in (skill.get("description") or skill.get("name") or "",) if p))
         texts.extend(str(e) for e in skill.get("examples", []) if str(e).strip())

@@ -53,6 +53,10 @@ def vote_signature(options: int) -> type[Signature]:
 class ConsensusPattern:
     """``decide(question)``: proposals, then voting rounds until a proposal reaches ``threshold`` of the votes.
 
+    A proposal wins with ``threshold`` of all agents' votes (an agent that could not vote counts as not
+    supporting it) and strictly more votes than any other. Identical proposals merge; when all are identical there
+    is nothing to vote on.
+
     Result: ``decision`` (the winning proposal, or None), ``consensus`` (bool), ``support`` (its share),
     ``rounds``, ``proposals`` and ``votes`` (per round, who voted for which option); the transcript records
     every proposal and vote with its reasoning, so who changed their mind is visible.
@@ -97,6 +101,21 @@ class ConsensusPattern:
         }
         if not proposals:
             raise PatternError("No agent could make a proposal.", attempts=run.warnings)
+        if len(proposals) == 1:  # everyone proposed the same thing: nothing to vote on
+            return run.result(
+                {
+                    "question": question,
+                    "decision": proposals[0],
+                    "consensus": True,
+                    "support": round(len(proposed_by[proposals[0]]) / len(self.agents), 4),
+                    "threshold": self.threshold,
+                    "rounds": 0,
+                    "proposals": proposals,
+                    "proposed_by": proposed_by,
+                    "votes": [],
+                    "support_by_round": [],
+                }
+            )
         numbered = "\n".join(f"{n}. {p}" for n, p in enumerate(proposals, 1))
         voting = [a.with_signature(vote_signature(len(proposals))) for a in self.agents]
         votes: list[dict[str, int]] = []
@@ -112,14 +131,15 @@ class ConsensusPattern:
             if not ballots:
                 raise PatternError(f"Nobody could vote in round {round_no}.", attempts=run.warnings)
             votes.append({who.name: int(result["choice"]) for who, result in ballots})
-            tally = Counter(votes[-1].values())
-            top, count = tally.most_common(1)[0]
-            support = count / len(ballots)
+            ranked = Counter(votes[-1].values()).most_common(2)
+            top, count = ranked[0]
+            tied = len(ranked) > 1 and ranked[1][1] == count
+            support = count / len(self.agents)  # of everyone, not of those who managed to vote
             support_by_round.append(round(support, 4))
             discussion = "\n".join(
                 f"{who.name} voted {int(result['choice'])}: {result['reasoning']}" for who, result in ballots
             )
-            if support >= self.threshold:
+            if support >= self.threshold and not tied:
                 winner = proposals[top - 1]
                 break
         return run.result(

@@ -76,10 +76,10 @@ class SharedMemoryPool:
             return (include_own or e.agent_id != name) and wanted <= set(e.metadata.get("tags", ()))
 
         if query:
-            found = [m.entry for m in self.memory.search_similar(query, limit=limit * 4, kind="finding")]
+            found = [m.entry for m in self.memory.search_similar(query, limit=self.memory.count(kind="finding") or 1)]
         else:
-            found = self.memory.entries(kind="finding", limit=limit * 4 if wanted else None)
-        entries = [e for e in found if keep(e)][:limit]
+            found = self.memory.entries(kind="finding")  # newest first; a blackboard is small
+        entries = [e for e in found if e.kind == "finding" and keep(e)][:limit]
         self._note(name, "read", entries, query)
         return entries
 

@@ -8,7 +8,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..exceptions import AgentInterrupted, BudgetExceededError, ConfigurationError, PatternError
+from .._secrets import redact
+from ..exceptions import AgentInterrupted, BudgetExceededError, ConfigurationError, HookVetoError, PatternError
 from .transcript import Contribution, PatternResult, PatternTranscript
 
 if TYPE_CHECKING:
@@ -20,11 +21,23 @@ __all__ = ["PatternBudget", "PatternRun", "agent_inputs", "main_text"]
 T = TypeVar("T")
 
 # Output fields read as "what the agent said", in this order of preference.
-_TEXT_FIELDS = ("answer", "result", "summary", "argument", "proposal", "reasoning", "response", "text", "output")
+_TEXT_FIELDS = ("answer", "result", "summary", "argument", "proposal", "response", "text", "output", "reasoning")
+# Errors that stop the pattern at once: retrying or replacing the agent cannot help.
+_FATAL = (AgentInterrupted, BudgetExceededError, ConfigurationError, HookVetoError, asyncio.CancelledError)
+
+
+class _Spend:
+    """What a failed attempt cost (it may have paid for calls before failing)."""
+
+    def __init__(self, tokens: int, cost: float) -> None:
+        self.tokens, self.cost = tokens, cost
 
 
 class PatternBudget:
-    """One budget for a whole pattern (all its agents): checked before each call, charged after it."""
+    """One budget for a whole pattern (all its agents): checked when a call is about to start, charged with what
+    it cost (failed attempts included). Calls already running when it runs out finish, so a fan-out can overspend
+    by at most ``concurrency`` calls. It adds up over every run of the pattern it is given to: a fresh
+    PatternBudget per run gives each run its own limit."""
 
     def __init__(self, max_cost: float | None = None, max_tokens: int | None = None) -> None:
         if (max_cost is not None and max_cost < 0) or (max_tokens is not None and max_tokens < 0):
@@ -55,7 +68,10 @@ class PatternBudget:
         self.tokens += tokens
 
     def __repr__(self) -> str:
-        return f"PatternBudget(max_cost={self.max_cost}, max_tokens={self.max_tokens}, spent=${self.cost:.4f})"
+        return (
+            f"PatternBudget(max_cost={self.max_cost}, max_tokens={self.max_tokens}, "
+            f"spent=${self.cost:.4f} and {self.tokens:,} tokens)"
+        )
 
 
 def agent_inputs(agent: BaseAgent, text: str, **known: Any) -> dict[str, Any]:
@@ -77,9 +93,9 @@ def agent_inputs(agent: BaseAgent, text: str, **known: Any) -> dict[str, Any]:
 
 
 def main_text(result: dict[str, Any]) -> str:
-    """What an agent said, as one text: its answer-like output, else its first output."""
+    """What an agent said, as one text: its answer-like output, else its first text output."""
     for name in _TEXT_FIELDS:
-        if isinstance(result.get(name), str):
+        if result.get(name) is not None:
             return str(result[name])
     for value in result.values():
         if isinstance(value, str):
@@ -127,17 +143,23 @@ class PatternRun:
         for n, (who, who_score) in enumerate(candidates):
             who_inputs = inputs if n == 0 or prepare is None else prepare(who)
             for attempt in range(1, self.retries + 2):
-                self.budget.check(f"{who.name}'s {role} call")
-                async with self._semaphore:
+                async with self._semaphore:  # checked once a slot is ours: at most `concurrency` calls overspend
+                    self.budget.check(f"{who.name}'s {role} call")
                     started = self.now()
+                    paid = len(who.usage.records)
                     try:
                         result = await who.arun(session_id=session_id, **who_inputs)
-                    except (AgentInterrupted, BudgetExceededError, asyncio.CancelledError):
+                    except _FATAL:
                         raise
                     except Exception as e:  # a failing agent is retried or replaced, and the result says so
-                        error = f"{type(e).__name__}: {e}"
+                        error = redact(f"{type(e).__name__}: {e}")
                         errors.append(f"{who.name} (attempt {attempt}): {error}")
-                        self._record(who, None, round, role, task, who_score, stance, started, attempt, error)
+                        spent = who.usage.records[paid:]  # a failed run may still have paid for calls
+                        cost = sum(r.cost for r in spent)
+                        tokens = sum(r.prompt_tokens + r.completion_tokens for r in spent)
+                        self.budget.charge(cost, tokens)
+                        failed = _Spend(tokens, cost)
+                        self._record(who, failed, round, role, task, who_score, stance, started, attempt, error)
                         continue
                 self._record(who, result, round, role, task, who_score, stance, started, attempt, None)
                 if n or attempt > 1:
@@ -163,7 +185,7 @@ class PatternRun:
     def _record(
         self,
         agent: BaseAgent,
-        result: AgentResult | None,
+        result: AgentResult | _Spend,
         round: int,
         role: str,
         task: str | None,
@@ -173,13 +195,15 @@ class PatternRun:
         attempt: int,
         error: str | None,
     ) -> None:
-        tokens, cost, message, confidence, said = 0, 0.0, "", None, None
-        if result is not None:
+        message, confidence, said = "", None, None
+        if isinstance(result, _Spend):
+            tokens, cost = result.tokens, result.cost
+        else:
             tokens, cost = result.usage.total_tokens, result.cost
             self.budget.charge(cost, tokens)
             message = main_text(result)
             value = result.get("confidence")
-            confidence = float(value) if isinstance(value, int | float) else None
+            confidence = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
             said = stance(result) if stance is not None else None
         self.transcript.append(
             Contribution(
@@ -197,13 +221,22 @@ class PatternRun:
                 score=score,
                 attempt=attempt,
                 error=error,
-                data=dict(result) if result is not None else {},
+                data={} if isinstance(result, _Spend) else dict(result),
             )
         )
 
     async def gather(self, jobs: Sequence[Awaitable[T]]) -> list[T]:
-        """Run jobs concurrently (each ``ask`` holds a slot of the semaphore only while its agent runs)."""
-        return list(await asyncio.gather(*jobs))
+        """Run jobs concurrently (each ``ask`` holds a slot of the semaphore only while its agent runs). When one
+        fails — an interrupt, the budget, a step nobody could do — the others are cancelled before the error
+        propagates: nothing keeps running, or paying, after the pattern has stopped."""
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def result(self, outputs: dict[str, Any]) -> PatternResult:
         result = PatternResult(self.name, outputs, self.transcript, self.now())

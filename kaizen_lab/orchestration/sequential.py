@@ -3,6 +3,8 @@ type, checked when the pipeline is built — not halfway through a paid run."""
 
 from __future__ import annotations
 
+import json
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -78,7 +80,11 @@ class SequentialPattern:
         stages = []
         for n, (agent, mapping) in enumerate(self.stages, 1):
             fields = agent.signature.input_fields
-            given = {f: values[mapping.get(f, f)] for f in fields if mapping.get(f, f) in values}
+            given = {
+                f: _as_text(values[mapping.get(f, f)]) if spec.annotation is str else values[mapping.get(f, f)]
+                for f, spec in fields.items()
+                if mapping.get(f, f) in values
+            }
             _, result = await run.ask(agent, given, round=n, role="stage")
             stages.append({"stage": n, "agent": agent.name, "inputs": given, "outputs": dict(result)})
             values.update(result)
@@ -87,16 +93,32 @@ class SequentialPattern:
 
 
 def _compatible(produced: Any, wanted: Any) -> bool:
-    """Same type, ``Any`` on either side, a str input (anything reads as text), an int where a float is wanted,
-    or an Optional/Union input that admits the produced type."""
-    if produced == wanted or wanted is Any or produced is Any or wanted is str:
+    """Same type; ``Any`` on either side; a str input (anything reads as text: lists and dicts as JSON) unless
+    the output may be None; an int where a float is wanted; a Union input that admits the produced type (or every
+    member of a produced Union)."""
+    unions = (typing.Union, types.UnionType)
+    if typing.get_origin(produced) in unions:  # Optional[X] -> X would fail at run time on a None
+        return all(_compatible(option, wanted) for option in typing.get_args(produced))
+    if produced == wanted or wanted is Any or produced is Any:
         return True
+    if wanted is str:
+        return produced is not type(None)
     if produced is int and wanted is float:
         return True
-    if typing.get_origin(wanted) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(wanted) in unions:
         return any(_compatible(produced, option) for option in typing.get_args(wanted))
     return False
 
 
+def _as_text(value: Any) -> Any:
+    """What a str input receives from a non-str output: JSON for structures, str() for the rest."""
+    if isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def _name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    plain = getattr(tp, "__name__", None)
+    return plain if plain and not typing.get_args(tp) else str(tp).replace("typing.", "")

@@ -88,6 +88,10 @@ class SupervisorWorkerPattern:
         if not workers:
             raise ConfigurationError("SupervisorWorkerPattern needs at least one worker.")
         _unique_names([supervisor, *workers])
+        for agent in [*workers, *([coordinator] if coordinator else [])]:
+            agent_inputs(agent, "check", task="", findings="", context="")  # one free input: fails here, not mid-run
+        if coordinator is not None:
+            _unique_names([supervisor, *workers, coordinator])
         self.supervisor = supervisor
         self.workers = list(workers)
         self.coordinator = coordinator
@@ -105,11 +109,17 @@ class SupervisorWorkerPattern:
         if not isinstance(task, str) or not task.strip():
             raise ConfigurationError("execute_task needs a non-empty task string.")
         run = PatternRun("supervisor-worker", budget=self.budget, concurrency=self.concurrency, retries=self.retries)
+        if isinstance(subtasks, str):
+            raise ConfigurationError("subtasks must be a list of strings, not one string.")
         if subtasks is None:
             _, plan = await run.ask(self.supervisor, {"task": task}, round=0, role="supervisor", task=task)
             plan_items = self.supervisor.subtasks_of(plan, task)
         else:
             plan_items = self.supervisor.subtasks_of({"subtasks": list(subtasks)}, task)
+            if len([s for s in subtasks if str(s).strip()]) > len(plan_items):
+                run.warnings.append(
+                    f"Only the first {len(plan_items)} of the {len(subtasks)} given subtasks ran (max_subtasks)."
+                )
         subtasks = plan_items
         routes = [self.supervisor.matcher.rank(sub, self.workers) for sub in subtasks]
         done = await run.gather([self._work(run, sub, ranked) for sub, ranked in zip(subtasks, routes, strict=True)])
@@ -119,14 +129,13 @@ class SupervisorWorkerPattern:
         )
         synthesizer = self.coordinator or self.supervisor.synthesizer()
         role = "coordinator" if self.coordinator else "supervisor"
-        inputs = agent_inputs(synthesizer, findings, task=task, findings=findings)
+        inputs = agent_inputs(synthesizer, f"Task: {task}\n\n{findings}", task=task, findings=findings)
         _, final = await run.ask(synthesizer, inputs, round=2, role=role, task=task)
         return run.result({"task": task, "answer": main_text(final), "subtasks": done})
 
     async def _work(self, run: PatternRun, subtask: str, ranked: list[tuple[BaseAgent, float]]) -> dict[str, Any]:
         (worker, score), others = ranked[0], ranked[1:]
-        context = self.shared_pool.context_for(worker) if self.shared_pool is not None else None
-        extra = {"context": context} if context else {}
+        extra = {} if self.shared_pool is None else {"context": self.shared_pool.context_for(worker)}
         try:
             who, result = await run.ask(
                 worker,

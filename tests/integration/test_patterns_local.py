@@ -33,7 +33,11 @@ def test_consensus_votes_stay_within_the_options_on_the_embedded_model():
     result = ConsensusPattern([local("a"), local("b"), local("c")], max_rounds=2).decide("What colour is the sky?")
     assert 1 <= len(result["proposals"]) <= 3
     assert all(1 <= choice <= len(result["proposals"]) for ballot in result["votes"] for choice in ballot.values())
-    assert result["consensus"] == (result["decision"] is not None)
+    assert result["rounds"] <= 2 and len(result["votes"]) == result["rounds"]
+    if result["consensus"]:
+        final = list(result["votes"][-1].values()) if result["votes"] else []
+        assert result["decision"] in result["proposals"] and result["support"] >= 0.66
+        assert not final or final.count(result["proposals"].index(result["decision"]) + 1) / 3 == result["support"]
 
 
 def test_supervisor_worker_on_the_embedded_model():

@@ -23,6 +23,7 @@ from kaizen_lab.orchestration import (
     DebatePattern,
     HandoffPattern,
     PatternBudget,
+    PatternRun,
     SequentialPattern,
     SharedMemoryPool,
     SupervisorAgent,
@@ -302,3 +303,236 @@ def test_given_subtasks_skip_the_decomposition():
     )
     assert [s["worker"] for s in result["subtasks"]] == ["coder", "writer"]
     assert [c.role for c in result.transcript if c.speaker == "lead"] == ["supervisor"]  # synthesis only
+
+
+# -- what review found -----------------------------------------------------------------------------------------------
+def slow_agent(name, seconds, reply=None, record=None):
+    class Slow(FunctionProvider):
+        async def acomplete(self, request, model):
+            await asyncio.sleep(seconds)
+            if record is not None:
+                record.append(name)
+            return await super().acomplete(request, model)
+
+    return BaseAgent(signature="question -> answer", llm=LLM(Slow(lambda m, r: reply or {"answer": name})), name=name)
+
+
+def test_a_failing_fan_out_cancels_its_siblings():
+    from kaizen_lab import AgentInterrupted
+
+    finished: list[str] = []
+
+    class Stop(FunctionProvider):
+        async def acomplete(self, request, model):
+            await asyncio.sleep(0.05)
+            raise AgentInterrupted("stopped by user")
+
+    stopper = BaseAgent(signature="question -> answer", llm=LLM(Stop([])), name="stopper")
+    others = [slow_agent(n, 0.5, record=finished) for n in ("beta", "gamma")]
+
+    async def scenario():
+        run = PatternRun("fan-out")
+        jobs = [run.ask(a, {"question": "q"}, round=1, role="worker") for a in (stopper, *others)]
+        with pytest.raises(AgentInterrupted):
+            await run.gather(jobs)
+        await asyncio.sleep(0.7)  # long enough for a leaked worker to finish
+
+    asyncio.run(scenario())
+    assert finished == []  # nothing kept running (or paying) after the pattern stopped
+
+
+def test_parallel_workers_overspend_the_budget_by_at_most_the_concurrency():
+    from kaizen_lab import Completion, Usage
+
+    def paid(messages, request):
+        return Completion(content='{"answer": "x"}', provider="p", model="m", usage=Usage(10, 10), cost=0.10)
+
+    workers = [
+        BaseAgent(signature="question -> answer", llm=LLM(FunctionProvider(paid)), name=f"w{i}") for i in range(6)
+    ]
+    supervisor = SupervisorAgent(llm=LLM(FunctionProvider([{"answer": "x"}])), name="lead")
+    budget = PatternBudget(max_cost=0.15)
+    pattern = SupervisorWorkerPattern(supervisor, workers, concurrency=2, budget=budget)
+    with pytest.raises(BudgetExceededError):
+        pattern.execute_task("t", subtasks=[f"subtask {i}" for i in range(6)])
+    assert budget.cost <= 0.15 + 2 * 0.10 + 1e-9  # at most `concurrency` calls in flight when it ran out
+
+
+def test_failed_attempts_are_charged_what_they_cost():
+    from kaizen_lab import Completion, Usage
+
+    def not_json(messages, request):
+        return Completion(content="no json here", provider="p", model="m", usage=Usage(5, 5), cost=0.01)
+
+    bad = BaseAgent(
+        signature="question -> answer",
+        llm=LLM(FunctionProvider(not_json)),
+        name="bad",
+        retry_attempts=2,
+        capabilities=["do it"],  # the best match for the subtask: it is tried first
+    )
+    good, _ = routed("good", ["anything"])
+    supervisor = SupervisorAgent(llm=LLM(FunctionProvider([{"answer": "x"}])), name="lead")
+    result = SupervisorWorkerPattern(supervisor, [bad, good], retries=0).execute_task("t", subtasks=["do it"])
+    failed = [c for c in result.transcript if c.error]
+    assert failed and failed[0].cost == pytest.approx(0.01 * len(bad.llm.provider.calls))
+    assert result.cost >= failed[0].cost > 0
+
+
+def test_interrupting_a_participant_stops_its_roles():
+    from kaizen_lab import AgentInterrupted, InterruptMode
+
+    pro = slow_agent("pro", 0.3, {"argument": "a", "confidence": 0.5})
+    con = slow_agent("con", 0.3, {"argument": "b", "confidence": 0.5})
+    judge, _ = scripted("judge", [])
+    pattern = DebatePattern(pro, con, judge, rounds=3)
+
+    async def scenario():
+        task = asyncio.ensure_future(pattern.adebate("x"))
+        await asyncio.sleep(0.1)
+        pro.interrupts.request_interrupt(InterruptMode.IMMEDIATE, message="stop!")
+        with pytest.raises(AgentInterrupted):
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_handoff_history_reads_as_a_conversation_across_signatures():
+    support, _ = scripted(
+        "support",
+        lambda m, r: {"answer": "Let me get billing.", "handoff_to": "refunds"},
+        capabilities=["General questions"],
+    )
+    billing, billing_calls = scripted(
+        "billing",
+        lambda m, r: {"reply": "Refund sent.", "handoff_to": ""},
+        signature="customer_message -> reply",
+        capabilities=["Refunds and invoices"],
+    )
+    pattern = HandoffPattern([support, billing], entry=support)
+    pattern.send("I was charged twice")
+    pattern.send("Thanks! When will it arrive?")
+    prompt = billing_calls.calls[-1].messages
+    assert [m["role"] for m in prompt] == ["system", "user"]  # no foreign-schema turns
+    assert "User: I was charged twice\nbilling: Refund sent." in prompt[-1]["content"]
+    assert "null" not in prompt[-1]["content"]
+
+
+def test_a_handoff_nobody_can_take_is_a_warning_and_the_holder_does_not_move():
+    a, _ = scripted("a", lambda m, r: {"answer": "pass", "handoff_to": "something"}, capabilities=["x"])
+    b, _ = scripted("b", [RuntimeError("down")] * 2, capabilities=["y"])
+    pattern = HandoffPattern([a, b], entry=a, retries=1)
+    result = pattern.send("hello")
+    assert (result["holder"], pattern.holder.name) == ("a", "a")
+    assert "b could not take over from a" in result.warnings[0]
+    assert [(h.from_agent, h.to_agent) for h in pattern.trace] == []
+
+
+def test_sequential_gives_text_inputs_structures_as_json_and_refuses_optional_to_required():
+    extract, _ = scripted("extract", [{"facts": ["a", "b"]}], signature=Extract)
+    qa, _ = scripted("qa", [{"answer": "ok"}], signature="question -> answer")
+    result = SequentialPattern([extract, (qa, {"question": "facts"})]).run(document="d")
+    assert result["stages"][1]["inputs"] == {"question": '["a", "b"]'} and result["answer"] == "ok"
+
+    class Maybe(Signature):
+        """Maybe."""
+
+        document: str = InputField()
+        note: str | None = OutputField()
+
+    maybe, _ = scripted("maybe", [], signature=Maybe)
+    needs, _ = scripted("needs", [], signature="note -> answer")
+    with pytest.raises(ConfigurationError, match=r"takes 'note' as str, but stage 1 \(maybe\) gives 'note' as"):
+        SequentialPattern([maybe, needs])
+    ints, _ = scripted("ints", [], signature="facts: list[int] -> answer")
+    with pytest.raises(ConfigurationError, match=r"as list\[int\].*as list\[str\]"):
+        SequentialPattern([extract, ints])
+
+
+def test_consensus_needs_a_strict_majority_of_everyone():
+    def voter(name, choice):
+        def reply(messages, request):
+            if "proposals" in request.messages[0]["content"]:
+                if isinstance(choice, Exception):
+                    raise choice
+                return {"choice": choice, "confidence": 0.9, "reasoning": "r"}
+            return {"proposal": f"plan {name}", "confidence": 0.9}
+
+        return scripted(name, reply)[0]
+
+    tie = ConsensusPattern([voter("a", 1), voter("b", 2)], threshold=0.5, max_rounds=1).decide("q")
+    assert tie["consensus"] is False  # 1-1 is not a decision
+    absent = ConsensusPattern(
+        [voter("a", 1), voter("b", RuntimeError("x")), voter("c", RuntimeError("y"))], threshold=0.66, max_rounds=1
+    ).decide("q")
+    assert (absent["consensus"], absent["support"]) == (False, 0.3333)  # one vote of three is not two thirds
+    assert len(absent.warnings) == 2
+
+
+def test_error_text_in_transcripts_is_redacted(monkeypatch):
+    monkeypatch.setenv("MYSERVICE_API_KEY", "sk-live-1234567890abcdef")
+    leaky, _ = scripted(
+        "leaky", [RuntimeError("auth failed for key sk-live-1234567890abcdef")] * 2, capabilities=["do it"]
+    )
+    good, _ = routed("good", ["anything"])
+    supervisor = SupervisorAgent(llm=LLM(FunctionProvider([{"answer": "x"}])), name="lead")
+    result = SupervisorWorkerPattern(supervisor, [leaky, good]).execute_task("t", subtasks=["do it"])
+    shown = " ".join(c.error or "" for c in result.transcript) + " ".join(result.warnings)
+    assert "leaky" in shown and "sk-live-1234567890abcdef" not in shown
+
+
+def test_pool_tag_filter_finds_older_entries_of_others():
+    pool = SharedMemoryPool()
+    pool.write("reviewer", "Looks good", tags=("review",))
+    for i in range(40):
+        pool.write("coder", f"note {i}")
+    assert [e.agent_id for e in pool.read("coder", tags=("review",))] == ["reviewer"]
+
+
+def test_a_coordinator_sees_the_task_and_string_subtasks_are_refused():
+    coder, _ = routed("coder", CODER)
+    coordinator, coordinator_calls = scripted("coordinator", [{"answer": "fini"}])
+    supervisor = SupervisorAgent(llm=LLM(FunctionProvider([])), name="lead")
+    pattern = SupervisorWorkerPattern(supervisor, [coder], coordinator=coordinator)
+    result = pattern.execute_task("Fix it. Reply in French.", subtasks=["Fix the bug"])
+    assert "Reply in French." in coordinator_calls.calls[0].messages[-1]["content"] and result["answer"] == "fini"
+    with pytest.raises(ConfigurationError, match="list of strings"):
+        pattern.execute_task("t", subtasks="Fix the bug")
+
+
+def test_a_pattern_result_reads_in_a_terminal_too():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    pro, _ = scripted("pro", [{"argument": "a", "confidence": 0.6}])
+    con, _ = scripted("con", [{"argument": "b", "confidence": 0.4}])
+    judge, _ = scripted("judge", [{"decision": "for", "confidence": 0.7, "reasoning": "clearer"}])
+    result = DebatePattern(pro, con, judge, rounds=1).debate("x")
+    shell = InteractiveShell.instance()
+    shown: list[dict] = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    result._ipython_display_()
+    assert "'verdict': 'for'" in shown[0]["text/plain"]
+    assert "application/vnd.plotly.v1+json" in shown[1]
+    assert "judge" in shown[-1]["text/plain"]
+
+
+def test_card_texts_leave_out_a_description_that_is_only_the_signatures():
+    from kaizen_lab.orchestration import card_texts
+
+    plain = BaseAgent(signature=HelpfulQA, llm=LLM(FunctionProvider([])), name="p", capabilities=["Fix bugs"])
+    described = BaseAgent(
+        signature=HelpfulQA,
+        llm=LLM(FunctionProvider([])),
+        name="d",
+        description="Python expert",
+        capabilities=["Fix bugs"],
+    )
+    assert card_texts(plain.to_a2a_card()) == ["Fix bugs"]
+    assert card_texts(described.to_a2a_card()) == ["Python expert", "Fix bugs"]
+
+
+class HelpfulQA(Signature):
+    """Answer the user's question helpfully."""
+
+    question: str = InputField()
+    answer: str = OutputField()

@@ -301,7 +301,7 @@ def _supervisor_figure(result: PatternResult) -> go.Figure:
     """The task tree as a treemap: task → subtasks → each worker that tried it (``name · score``; red: failed)."""
     import plotly.graph_objects as go
 
-    task = next((c.task for c in result.transcript if c.role == "supervisor" and c.task), None) or "task"
+    task = result.get("task") or next((c.task for c in result.transcript if c.role == "supervisor" and c.task), "task")
     planned = list(result.get("subtasks") or [])
     subtasks = [str(s.get("task", "")) for s in planned if isinstance(s, dict)] or list(
         dict.fromkeys(c.task for c in result.transcript if c.role == "worker" and c.task)
@@ -481,23 +481,28 @@ def display_pattern(result: PatternResult) -> None:
     """Show a result in a notebook as three outputs: the outcome and warnings, the figure(s) as plotly's own
     mimetype (drawn by JupyterLab's plotly renderer — no 5 MB of plotly.js in the notebook file), the transcript."""
     import plotly.io as pio
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     box = "<div class='kz-pattern' style='font-family:sans-serif;font-size:13px;line-height:1.4;max-width:1000px'>"
-    display(HTML(f"{box}{_header_html(result)}{_warnings_html(result)}</div>"))
+    outcome = {k: v for k, v in result.items() if isinstance(v, str | int | float | bool) or v is None}
+    summary = f"{result.pattern}: {outcome}" + "".join(f"\n⚠ {w}" for w in result.warnings)
+    head = {"text/html": f"{box}{_header_html(result)}{_warnings_html(result)}</div>", "text/plain": summary}
+    display(head, raw=True)  # a terminal (or a text-only viewer) still gets the outcome and the warnings
     try:
         figures = [pattern_figure(result)]
         if result.pattern == "supervisor-worker":
             figures.append(supervisor_timeline(result))
     except Exception as e:  # a display must not raise; say why the figure is missing instead
         why = f"{_e(type(e).__name__)}: {_e(e)}"
-        display(HTML(f"<div class='kz-pattern-error' style='color:{_FAILED}'>No figure: {why}</div>"))
+        html_error = f"<div class='kz-pattern-error' style='color:{_FAILED}'>No figure: {why}</div>"
+        display({"text/html": html_error, "text/plain": f"No figure: {why}"}, raw=True)
         figures = []
     for fig in figures:
         bundle = dict(pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict()))
-        bundle["text/plain"] = f"<{result.pattern} figure>"
+        bundle["text/plain"] = f"<{result.pattern} figure: result.figure()>"
         display(bundle, raw=True)
-    display(HTML(f"{box}{_transcript_html(result)}</div>"))
+    table = result.transcript.to_frame().to_string(max_colwidth=60) if result.transcript else "(no contributions)"
+    display({"text/html": f"{box}{_transcript_html(result)}</div>", "text/plain": table}, raw=True)
 
 
 def _header_html(result: PatternResult) -> str:
