@@ -291,9 +291,12 @@ CREATE INDEX IF NOT EXISTS memories_session ON memories (session_id, kind, creat
 CREATE INDEX IF NOT EXISTS memories_kind ON memories (kind, created_at);
 CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, kind);
 CREATE INDEX IF NOT EXISTS memories_vseq ON memories (vseq) WHERE vseq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS memories_unembedded ON memories (seq) WHERE embedding IS NULL;
 CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO memory_meta VALUES ('schema', '1'), ('generation', '0');
 """
+# MAX over the partial index memories_vseq: without the WHERE, SQLite scans the whole table (~65 ms at 100k).
+_MAX_VSEQ = "SELECT COALESCE(MAX(vseq), 0) FROM memories WHERE vseq IS NOT NULL"
 _COLUMNS = (
     "id, kind, content, importance, session_id, agent_id, user_id, metadata, created_at, last_accessed, access_count"
 )
@@ -413,7 +416,7 @@ class SQLiteStorage(MemoryStorage):
                 blob = vseq = None
                 if entry.embedding is not None:
                     if next_vseq is None:
-                        next_vseq = conn.execute("SELECT COALESCE(MAX(vseq), 0) FROM memories").fetchone()[0]
+                        next_vseq = conn.execute(_MAX_VSEQ).fetchone()[0]
                     next_vseq += 1
                     blob, vseq = pack(entry.embedding), next_vseq
                 conn.execute(
@@ -531,7 +534,7 @@ class SQLiteStorage(MemoryStorage):
             row = conn.execute("SELECT value FROM memory_meta WHERE key = 'embedding_model'").fetchone()
             _check_model(row[0] if row else None, model)
             conn.execute("INSERT OR IGNORE INTO memory_meta VALUES ('embedding_model', ?)", (model,))
-            vseq = conn.execute("SELECT COALESCE(MAX(vseq), 0) FROM memories").fetchone()[0]
+            vseq = conn.execute(_MAX_VSEQ).fetchone()[0]
             for entry_id, content_json, blob in vectors:
                 vseq += 1
                 conn.execute(

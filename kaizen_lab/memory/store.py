@@ -91,6 +91,7 @@ class MemoryStore:
         self.recall_kinds = None if recall_kinds is None else frozenset(recall_kinds)
         self.max_entry_bytes = max_entry_bytes
         self._index: VectorIndex | None = None
+        self._model_recorded = False
 
     # -- writing -------------------------------------------------------------------------------------------------
     def add(
@@ -168,8 +169,13 @@ class MemoryStore:
         return entry, encoded
 
     def _store(self, prepared: list[tuple[MemoryEntry, str]]) -> None:
-        if self._embedder is not False and any(entry.embedding is not None for entry, _ in prepared):
-            self.storage.set_model(self.embedder.name)
+        if (
+            not self._model_recorded
+            and self._embedder is not False
+            and any(e.embedding is not None for e, _ in prepared)
+        ):
+            self.storage.set_model(self.embedder.name)  # a transaction: once per store (a recorded model never changes)
+            self._model_recorded = True
         self.storage.add(prepared)
         self._after_write()
 
