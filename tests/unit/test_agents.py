@@ -275,7 +275,7 @@ def test_simple_qa_defaults_and_a2a_card():
     assert card["name"] == "SimpleQAAgent"
     assert card["skills"][0]["outputSchema"]["required"] == ["answer", "confidence", "reasoning"]
     assert {"question", "answer", "confidence"} <= set(card["skills"][0]["tags"])
-    assert card["metadata"] == {"llm_provider": "mock", "model": "mock-model"}
+    assert card["metadata"] == {"llm_provider": "mock", "model": "mock-model", "description_source": "agent"}
 
 
 def test_chain_of_thought_returns_steps_and_final_answer():
