@@ -120,6 +120,7 @@ _LAZY = {
         ],
         "kaizen_lab.rag",
     ),
+    **dict.fromkeys(["CodeGenerationAgent", "CodeGenerationConfig"], "kaizen_lab.codegen"),
     **dict.fromkeys(
         [
             "CapabilityMatcher",
