@@ -121,6 +121,7 @@ _LAZY = {
         "kaizen_lab.rag",
     ),
     **dict.fromkeys(["CodeGenerationAgent", "CodeGenerationConfig"], "kaizen_lab.codegen"),
+    **dict.fromkeys(["VisionAgent", "VisionAgentConfig"], "kaizen_lab.vision"),
     **dict.fromkeys(
         [
             "CapabilityMatcher",
