@@ -10,10 +10,20 @@
    with 100 ms latency per call, vs the ideal concurrency / latency; concurrency 1 on 30 rows for information;
 6. what one tool call costs: ``ToolExecutor.execute`` vs calling the function, vs ``tool.acall`` and vs a raw
    ``asyncio.to_thread`` (information, no target), and a whole ReAct run with one tool call vs pydantic-ai's
-   ``Agent(TestModel(), tools=[...]).run_sync``.
+   ``Agent(TestModel(), tools=[...]).run_sync``;
+7. memory on SQLite at 10k entries (``bench/memory.py --quick``): ``LongTermMemory.add`` p95 vs a raw sqlite3
+   INSERT in its own transaction, ``search_similar`` p95 (query embedding included) vs ``embed_query`` + numpy
+   brute force + a SELECT of the rows, and ``PersistentBufferMemory.compact`` ratios vs zstandard / gzip on the same
+   JSONL. It needs ``kaizen-lab[rag]`` and ``zstandard``; without them it is skipped, and says so. The 100k run is
+   ``bench/memory.py`` without ``--quick``.
+8. multi-agent fan-out (``bench/fanout.py``): ``SupervisorWorkerPattern.aexecute_task`` with 20 workers against a
+   threaded OpenAI-compatible server on 127.0.0.1 with 100 ms latency per call, at concurrency 1, 5, 10 and 20: wall
+   time vs the ideal ceil(20 / c) × 100 ms (target ≤ 1.3x), and vs raw ``asyncio.gather`` of the same 20
+   ``litellm.acompletion`` calls behind the same semaphore. Routing needs ``kaizen-lab[rag]``; without it the
+   benchmark is skipped, and says so.
 
 Every ratio is kaizen / peer (or / ideal), from numbers measured in this run. ``--skip-local`` leaves out
-benchmark 3.
+benchmark 3, ``--skip-memory`` benchmark 7, ``--skip-fanout`` benchmark 8.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from importlib import metadata
 from typing import Any
 
 import batch_throughput
+import fanout
 import import_time
 import load_ext
 import local_tokens
@@ -97,6 +108,16 @@ def machine() -> dict[str, Any]:
         "kaizen_lab_git": git_state(),
         "packages": versions,
     }
+
+
+def memory_quick() -> dict[str, Any]:
+    """bench/memory.py at 10k entries, or why it could not run (its imports need the rag extras and zstandard)."""
+    try:
+        import memory
+    except ImportError as e:
+        print(f"   skipped: {e} (install kaizen-lab[rag] and zstandard)", file=sys.stderr, flush=True)
+        return {"skipped": str(e)}
+    return memory.measure(quick=True)
 
 
 def yes(ok: bool) -> str:
@@ -237,6 +258,16 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             kz, p = tools[variant]["median_us"], tools[base]["median_us"]
             unit = "" if variant.startswith("agent") else ", µs/call"
             out.append((f"tool call: {label}{unit}", f"{kz:.1f}", f"{p:.1f}", f"{kz / p:.2f}x", "—", "—"))
+    mem = results.get("memory")
+    if mem and "sizes" in mem:
+        import memory
+
+        out += memory.headline(mem)
+    elif mem:
+        out.append(("memory on SQLite (`bench/memory.py --quick`)", "not run", "—", "—", "—", mem["skipped"]))
+    fan = results.get("fanout")
+    if fan:
+        out += fanout.headline(fan)
     return out
 
 
@@ -265,6 +296,10 @@ def main() -> None:
     results["load_ext"] = step("%load_ext kaizen_lab (fresh interpreters)", load_ext.measure)
     results["batch"] = step("%%agent --over rows/s against a 100 ms server", batch_throughput.measure)
     results["tool_overhead"] = step("tool call overhead and one-tool agent runs", tool_overhead.measure)
+    if "--skip-memory" not in sys.argv:
+        results["memory"] = step("memory on SQLite at 10k entries, buffer compaction", memory_quick)
+    if "--skip-fanout" not in sys.argv:
+        results["fanout"] = step("multi-agent fan-out, 20 workers against a 100 ms server", fanout.measure)
     if "--skip-local" not in sys.argv:
         results["local_tokens"] = step("local model tokens/s vs raw xllamacpp", local_tokens.measure)
     results["machine"]["load_average_at_end"] = os.getloadavg()

@@ -121,6 +121,7 @@ class SupervisorWorkerPattern:
                     f"Only the first {len(plan_items)} of the {len(subtasks)} given subtasks ran (max_subtasks)."
                 )
         subtasks = plan_items
+        self.supervisor.matcher.prepare(subtasks)  # one embedding batch for the whole plan
         routes = [self.supervisor.matcher.rank(sub, self.workers) for sub in subtasks]
         done = await run.gather([self._work(run, sub, ranked) for sub, ranked in zip(subtasks, routes, strict=True)])
         findings = "\n\n".join(

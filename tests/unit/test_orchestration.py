@@ -536,3 +536,30 @@ class HelpfulQA(Signature):
 
     question: str = InputField()
     answer: str = OutputField()
+
+
+def test_routing_builds_each_card_once_and_embeds_a_plan_in_one_batch():
+    from kaizen_lab.orchestration import CapabilityMatcher
+
+    class CountingEmbedder:
+        name, dimension, max_tokens = "counting", 3, 100
+
+        def __init__(self):
+            self.batches: list[int] = []
+
+        def embed(self, texts):
+            self.batches.append(len(texts))
+            return [[1.0, float(len(t) % 7), 0.5] for t in texts]
+
+    embedder = CountingEmbedder()
+    matcher = CapabilityMatcher(embedder)
+    coder, _ = routed("coder", CODER)
+    cards = []
+    original = coder.to_a2a_card
+    coder.to_a2a_card = lambda: cards.append(1) or original()
+    plan = [f"subtask {i}" for i in range(5)]
+    matcher.prepare(plan)
+    for task in plan:
+        matcher.rank(task, [coder])
+    assert len(cards) == 1  # the card is built once, not once per subtask
+    assert embedder.batches[0] == 5  # the whole plan in one batch
