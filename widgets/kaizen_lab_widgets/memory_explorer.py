@@ -16,13 +16,15 @@ import contextlib
 import html
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from kaizen_lab.exceptions import ConfigurationError, KaizenError
+
+from ._callbacks import CallbackGuard
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -95,7 +97,7 @@ class MemoryExplorer:
         self._order = "created_at"
         self._ascending = False
         self._page = 0  # from 0 inside, from 1 on screen and in the API
-        self._syncing = False
+        self._callbacks = CallbackGuard(lambda e: self._show_error(f"{type(e).__name__}: {e}"))
         self.root = w.VBox(self._build(), layout=w.Layout(width="100%"))
         self.root.add_class("kaizen-memory-explorer")
         self.refresh()
@@ -728,27 +730,12 @@ class MemoryExplorer:
         with self._quiet():
             widget.value = value
 
-    @contextlib.contextmanager
-    def _quiet(self) -> Iterator[None]:
-        before, self._syncing = self._syncing, True
-        try:
-            yield
-        finally:
-            self._syncing = before
+    def _quiet(self) -> contextlib.AbstractContextManager[None]:
+        return self._callbacks.quiet()
 
     def _guard(self, fn: Callable[[Any], Any]) -> Callable[[Any], None]:
-        """Wrap a widget callback: ignore changes made by code, and show errors in the message line (a click has no
-        cell to raise into)."""
-
-        def handler(arg: Any) -> None:
-            if self._syncing:
-                return
-            try:
-                fn(arg)
-            except Exception as e:
-                self._show_error(f"{type(e).__name__}: {e}")
-
-        return handler
+        """Wrap a widget callback: ignore changes made by code, and show errors in the message line."""
+        return self._callbacks.wrap(fn)
 
 
 _NOT_SEMANTIC = (

@@ -16,13 +16,14 @@ import contextlib
 import html
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as w
 
+from ._callbacks import CallbackGuard
 from ._pdf_render import PageImage, render_page
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class RAGExplorer(w.VBox):
         self._selected = 0  # rank of the hit on show; 0 = none
         self._results_page = 0
         self._tables_page = 0
-        self._syncing = False  # set while code (not the user) changes a widget, so its observer stays quiet
+        self._callbacks = CallbackGuard(self._report)  # code's widget changes stay quiet; errors reach the status
         self._reported: BaseException | None = None  # an error already in the status line
         self._renders: OrderedDict[tuple[str, int, str], PageImage] = OrderedDict()
         super().__init__(children=self._build(), layout=w.Layout(width="100%"))
@@ -490,31 +491,18 @@ class RAGExplorer(w.VBox):
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status.value = _error_html(text) if error else _note_html(text)
 
-    @contextlib.contextmanager
-    def _quiet(self) -> Iterator[None]:
+    def _quiet(self) -> contextlib.AbstractContextManager[None]:
         """Widget changes made inside do not trigger the explorer's own observers (they are code, not the user)."""
-        before, self._syncing = self._syncing, True
-        try:
-            yield
-        finally:
-            self._syncing = before
+        return self._callbacks.quiet()
 
     def _guard(self, fn: Callable[[Any], Any]) -> Callable[[Any], None]:
-        """Wrap a widget callback: ignore changes made by code, and show errors in the status line (a click has no
-        cell to raise into)."""
+        """Wrap a widget callback: ignore changes made by code, and show errors in the status line."""
+        return self._callbacks.wrap(fn)
 
-        def handler(arg: Any) -> None:
-            if self._syncing:
-                return
-            try:
-                fn(arg)
-            except Exception as e:
-                if e is not self._reported:
-                    self._set_status(f"{type(e).__name__}: {e}", error=True)
-            finally:
-                self._reported = None
-
-        return handler
+    def _report(self, e: BaseException) -> None:
+        if e is not self._reported:  # not already shown by the step that raised it
+            self._set_status(f"{type(e).__name__}: {e}", error=True)
+        self._reported = None
 
 
 # -- the chart ---------------------------------------------------------------------------------------------------------
