@@ -266,3 +266,7 @@ def unload_ipython_extension(ipython):
     import kaizen_lab_magics
 
     kaizen_lab_magics.unload_ipython_extension(ipython)
+
+
+def __dir__() -> list[str]:  # lazy names too: tab completion and autodoc list them
+    return sorted(set(globals()) | set(__all__))

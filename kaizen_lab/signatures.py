@@ -201,7 +201,11 @@ class Signature(metaclass=_SignatureMeta):
         cls.input_fields = {k: v for k, v in specs.items() if v.kind == "input"}
         cls.output_fields = {k: v for k, v in specs.items() if v.kind == "output"}
         doc = cls.__dict__.get("__doc__")
-        cls.instructions = " ".join((doc or "").split()) if doc else ""
+        # A subclass that only adds fields keeps the task it refines: no docstring means the parent's instructions.
+        inherited = next(
+            (b.__dict__.get("instructions", "") for b in cls.__mro__[1:] if b.__dict__.get("instructions")), ""
+        )
+        cls.instructions = " ".join(doc.split()) if doc else inherited
         if specs and not cls.output_fields:
             raise ConfigurationError(f"Signature {cls.__name__} declares no OutputField; add at least one.")
 

@@ -463,8 +463,12 @@ class BaseAgent:
     @property
     def memory_owner(self) -> str:
         """Whose turns these are in a memory shared by several agents: the ``agent_id`` when one was given, else
-        ``name/Signature`` — stable across kernel restarts, distinct between agents doing different jobs."""
-        return self._given_id or f"{self.name}/{self.signature.__name__}"
+        ``name/Signature`` — stable across kernel restarts, distinct between agents doing different jobs (a signature
+        parsed from a string is named by its fields: every such class is called ``StringSignature``)."""
+        if self._given_id:
+            return self._given_id
+        source = getattr(self.signature, "source", None)
+        return f"{self.name}/{self.signature.describe() if source else self.signature.__name__}"
 
     def recalled_context(self) -> str | None:
         """What this run recalled from memory, as prompt text (strategies that build their own prompts use it)."""

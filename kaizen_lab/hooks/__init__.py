@@ -47,3 +47,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(builtin, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # lazy names too: tab completion and autodoc list them
+    return sorted(set(globals()) | set(__all__))

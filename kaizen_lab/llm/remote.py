@@ -4,6 +4,7 @@ Cohere, Hugging Face, and any OpenAI-compatible server given an ``api_base``."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,17 @@ class LiteLLMProvider(Provider):
         self._modes: dict[str, StructuredMode] = {}  # litellm's capability lookup, once per model
         self.params = params
 
+    def effective_api_base(self) -> str | None:
+        """Where litellm will send the request: ``api_base``, else the provider's environment variable (e.g.
+        ``OPENAI_BASE_URL``), which litellm honours too, so the offline guard must judge the same address."""
+        if self.api_base:
+            return self.api_base
+        vendor = self.spec.prefix.split("_")[0].upper()
+        for variable in (f"{vendor}_BASE_URL", f"{vendor}_API_BASE"):
+            if os.environ.get(variable):
+                return os.environ[variable]
+        return None
+
     def litellm_model(self, model: str) -> str:
         return model if model.startswith(f"{self.spec.prefix}/") else f"{self.spec.prefix}/{model}"
 
@@ -121,7 +133,7 @@ class LiteLLMProvider(Provider):
         return kwargs
 
     async def acomplete(self, request: LLMRequest, model: str) -> Completion:
-        if not model_requests_allowed() and not is_loopback(self.api_base):
+        if not model_requests_allowed() and not is_loopback(self.effective_api_base()):
             raise ModelRequestsForbidden(
                 "real model requests are switched off here (tests, or allow_model_requests(False)); "
                 "use the 'mock' or 'local' provider, or a server on 127.0.0.1",

@@ -448,7 +448,10 @@ def memory_context(matches: Sequence[MemoryMatch]) -> str:
                 f"- Lesson from a past mistake (in a similar situation: {situation}): {error} was wrong; {fix}"
             )
         elif e.kind == "turn" and isinstance(e.content, dict):
-            asked = content_text(e.content.get("inputs", ""))
+            inputs = e.content.get("inputs", "")
+            if isinstance(inputs, dict):  # optional inputs left empty say nothing
+                inputs = {k: v for k, v in inputs.items() if v not in ("", None, [], {})}
+            asked = content_text(inputs)
             said = content_text(e.content.get("outputs", ""))
             lines.append(f"- Earlier conversation: asked {_short(asked)!r}, answered {_short(said)!r}")
         else:

@@ -49,3 +49,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # lazy names too: tab completion and autodoc list them
+    return sorted(set(globals()) | set(__all__))

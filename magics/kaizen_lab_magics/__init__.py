@@ -43,3 +43,7 @@ def __getattr__(name: str) -> Any:
 
         return KaizenMagics
     raise AttributeError(name)
+
+
+def __dir__() -> list[str]:  # lazy names too: tab completion and autodoc list them
+    return sorted(set(globals()) | set(__all__))

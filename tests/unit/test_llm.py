@@ -147,6 +147,19 @@ def test_remote_calls_are_forbidden_in_tests_but_loopback_is_allowed():
         assert not isinstance(err.value, ModelRequestsForbidden)
 
 
+def test_the_offline_guard_judges_the_address_litellm_will_use_from_the_environment(monkeypatch):
+    # litellm sends an openai request to OPENAI_BASE_URL when no api_base is given; the guard must look there too.
+    llm = LLM("openai", "x", provider_config={"api_key": "sk-test-not-real-000000"}, retry_attempts=0)
+    with allow_model_requests(False):
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        with pytest.raises(ProviderError) as err:  # a real attempt at the loopback port, refused there
+            llm.complete(MSG, timeout=2)
+        assert not isinstance(err.value, ModelRequestsForbidden)
+        monkeypatch.setenv("OPENAI_BASE_URL", "https://api.example.com/v1")
+        with pytest.raises(ModelRequestsForbidden, match="switched off"):
+            llm.complete(MSG)
+
+
 def test_secrets_are_redacted(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_API_KEY", "abcdefgh12345678")
     text = redact("key abcdefgh12345678 and sk-proj-ABCDEFGHIJKLMNOP and hf_abcdefghijklmnopqrstuvwxyz")

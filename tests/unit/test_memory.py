@@ -511,3 +511,23 @@ def test_the_checkpoint_sqlite_storage_is_refused_with_the_fix(tmp_path):
 
     with pytest.raises(ConfigurationError, match=r"kaizen_lab.memory.SQLiteStorage"):
         LongTermMemory(kaizen_lab.SQLiteStorage(tmp_path / "c.db"))
+
+
+def test_agents_from_different_string_signatures_keep_their_turns_apart():
+    from kaizen_lab import BaseAgent
+
+    qa, summary = BaseAgent(signature="question -> answer"), BaseAgent(signature="text -> summary")
+    assert qa.signature.__name__ == summary.signature.__name__ == "StringSignature"
+    assert qa.memory_owner != summary.memory_owner
+    assert qa.memory_owner == BaseAgent(signature="question -> answer").memory_owner  # stable across restarts
+
+
+def test_recalled_turns_leave_out_empty_optional_inputs():
+    from kaizen_lab.memory.entry import MemoryEntry, MemoryMatch
+    from kaizen_lab.memory.store import memory_context
+
+    entry = MemoryEntry(
+        kind="turn", content={"inputs": {"question": "Where is Alice?", "context": ""}, "outputs": {"answer": "Paris"}}
+    )
+    text = memory_context([MemoryMatch(entry=entry, similarity=0.9)])
+    assert "Where is Alice?" in text and "context" not in text

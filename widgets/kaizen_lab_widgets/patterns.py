@@ -194,9 +194,11 @@ def _usage_bars(fig: go.Figure, result: PatternResult, *, row: int) -> None:
         col=1,
         secondary_y=True,
         showgrid=False,
-        range=[0, top * 1.15 if top > 0 else 0.01],  # no cost (a local model): a flat, readable $0 axis
+        range=[0, top * 1.15 if top > 0 else 0.01],
         tickformat="$.2g",
     )
+    if top <= 0:  # no cost (a local model): one "$0" tick, not ticks borrowed from the tokens axis' grid
+        fig.update_yaxes(row=row, col=1, secondary_y=True, tickvals=[0], ticktext=["$0"])
 
 
 def mind_changes(result: PatternResult) -> list[dict[str, Any]]:

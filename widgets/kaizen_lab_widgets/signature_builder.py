@@ -223,7 +223,7 @@ class SignatureBuilder:
         view = BuilderView(
             class_name=w.Text(value=name, description="Class", layout=w.Layout(width="320px")),
             instructions=w.Textarea(value=instructions, description="Instructions", layout=w.Layout(width="95%")),
-            field_list=w.Select(options=[], description="Fields", layout=w.Layout(width="95%")),
+            field_list=w.Select(options=[], description="Fields", layout=w.Layout(flex="1 1 auto")),
             edit_button=w.Button(description="Edit", icon="pencil", layout=auto),
             remove_button=w.Button(description="Remove", icon="trash", layout=auto),
             new_name=w.Text(placeholder="name", layout=w.Layout(width="130px")),
@@ -251,7 +251,9 @@ class SignatureBuilder:
         view.edit_button.on_click(self._guarded(lambda _button: self._load_into_form(self._selected())))
         view.remove_button.on_click(self._guarded(lambda _button: self.remove_field(self._selected().name)))
         view.try_button.on_click(lambda _button: self._try_from_form())
-        fields = w.HBox([view.field_list, w.VBox([view.edit_button, view.remove_button])])
+        # The buttons' column keeps its width; the list takes the rest (a 95%-wide list cut "Remove" to "Rem…").
+        buttons = w.VBox([view.edit_button, view.remove_button], layout=w.Layout(flex="0 0 auto"))
+        fields = w.HBox([view.field_list, buttons], layout=w.Layout(width="95%"))
         inputs = [view.new_name, view.new_type, view.new_type_text, view.new_kind, view.new_desc, view.new_default]
         form = w.HBox([*inputs, view.add_button], layout=w.Layout(flex_flow="row wrap"))
         hint = w.HTML("<i>Run <code>builder.insert_cell()</code> in a cell to paste this class into a new cell.</i>")

@@ -30,7 +30,8 @@ def usage_figure(ledger: UsageLedger | None = None) -> go.Figure:
         barmode="stack",
         xaxis_title="call",
         yaxis_title="tokens",
-        yaxis2={"title": "seconds", "overlaying": "y", "side": "right"},
+        yaxis2={"title": "seconds", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},  # clear of the right axis' labels
         height=320,
         margin={"t": 30, "b": 40},
     )
