@@ -125,7 +125,7 @@ def run_generated_tests(
         if style == "pytest" and (python is not None or _pytest_available()):
             # An ini file here makes this folder pytest's rootdir: no conftest or config of the caller applies.
             (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-            argv = [interpreter, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST_FILE]
+            argv = [interpreter, "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", TEST_FILE]
             used = "pytest"
         elif style == "pytest":
             (folder / _HARNESS_FILE).write_text(_HARNESS, encoding="utf-8")

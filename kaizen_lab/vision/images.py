@@ -137,7 +137,11 @@ def _data_url_bytes(url: str) -> bytes:
 
 def _read_path(text: str | os.PathLike[str]) -> tuple[bytes, str]:
     path = Path(text).expanduser()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a long base64 string: "File name too long"
+        exists = False
+    if not exists:
         if isinstance(text, str) and _looks_like_base64(text):
             raise ConfigurationError(
                 f"image={text[:24]}... looks like base64 data, not a file path; pass "

@@ -216,7 +216,7 @@ class KaizenMagics(Magics):
         path = rest[1] if len(rest) > 1 else None
         self.state.cache = None if mode == "off" else ResponseCache(path, mode=mode)  # type: ignore[arg-type]
         self.state.agents.clear()
-        where = f" at {self.state.cache.path}" if self.state.cache else ""
+        where = f" at {self.state.cache.path}" if self.state.cache is not None else ""  # an empty cache is falsy
         display(HTML(f"Response cache: <b>{mode}</b>{where}."))
 
     def _cmd_memory(self, rest: list[str]) -> Any:

@@ -159,8 +159,9 @@ def test_kaizen_line_commands(ip, tmp_path):
         ip.run_line_magic("kaizen", "use nope/model")
     history = ip.run_line_magic("kaizen", "history 1")
     assert list(history["provider"]) == ["mock"] and history["raw"][0].startswith("{")
-    with capture_output():
+    with capture_output() as said:
         ip.run_line_magic("kaizen", f"cache on {tmp_path / 'c.sqlite'}")
+    assert str(tmp_path / "c.sqlite") in said.stdout + "".join(str(o.data) for o in said.outputs)  # empty, still named
     assert agent_cell(ip, "").cache_hit is False
     assert agent_cell(ip, "").cache_hit is True
     with pytest.raises(UsageError, match="Unknown %kaizen command"):

@@ -58,7 +58,7 @@ def agent(replies, tmp_path=None, **kw) -> ReActAgent:
         llm=LLM(provider),
         tools=[count, slow],
         control=HeadlessPolicy(),
-        max_cycles=8,
+        max_cycles=kw.pop("max_cycles", 8),
         **({"checkpoints": tmp_path / "ckpt"} if tmp_path else {}),
         **kw,
     )
@@ -87,6 +87,17 @@ def test_graceful_interrupt_finishes_the_cycle_saves_a_checkpoint_and_says_how_t
     assert [s.action for s in err.partial] == ["count", "count"]
     assert err.reason.source is InterruptSource.PROGRAMMATIC
     assert err._render_traceback_() == [f"⏹ {err}"]
+
+
+def test_an_interrupt_during_the_last_cycle_stops_before_the_final_answer_call(tmp_path) -> None:
+    hooks = HookManager()
+    a = agent(script(), tmp_path, hooks=hooks, agent_id="last-cycle", max_cycles=2)
+    stop_after_cycle(hooks, a, 2)
+    calls_before = len(a.usage)
+    with pytest.raises(AgentInterrupted, match="stopped after 2 of 2 cycles") as e:
+        a.run(task="count the words")
+    assert len(a.usage) - calls_before == 2  # the two cycles; no third call to answer from the transcript
+    assert e.value.checkpoint_id
 
 
 def test_resume_in_a_fresh_agent_gives_the_same_result_as_an_uninterrupted_run(tmp_path) -> None:

@@ -161,6 +161,9 @@ def test_base64_string_passed_as_a_path_is_explained():
         prepare_image(plain)
     with pytest.raises(ConfigurationError, match=r"base64 text, not image bytes.*b64decode"):
         prepare_image(data.encode())
+    photo = base64.b64encode(b"\xff\xd8\xff" + b"x" * 6000).decode()  # longer than any file name may be
+    with pytest.raises(ConfigurationError, match="looks like base64"):
+        prepare_image(photo)
 
 
 def test_non_image_files_are_refused_clearly(tmp_path):

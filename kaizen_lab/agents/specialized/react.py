@@ -146,6 +146,8 @@ class _Run:
             if outputs is not None:
                 return outputs
             await self.checkpoint(cycle)
+        if self.agent.interrupts.is_interrupted:  # asked during the last cycle: stop before the final answer call
+            await self._stop(self.max_cycles)
         return None
 
     async def _stop(self, done: int) -> None:
