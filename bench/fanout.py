@@ -38,8 +38,9 @@ on the event loop; it is inside the measured time, and also reported subtracted)
 also measured on its own (``CapabilityMatcher.rank`` for 20 new subtasks, again with their embeddings cached, and one
 batched ``embed`` of 20 new texts).
 
-    python bench/fanout.py               # the table, and the JSON
+    python bench/fanout.py               # the tables, and bench/results/fanout.json
     python bench/fanout.py profile 20    # cProfile of one pattern run at concurrency 20 on the event loop
+    python bench/fanout.py rewrite       # rows and charts of bench/results/fanout.json again, from its raw output
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from typing import Any
 
 from batch_throughput import Handler as _KeepAliveHandler
 from batch_throughput import Server
-from common import ROOT, child_env, median
+from common import ROOT, child_env, finish, machine_info, median, rewrite, row, series, trace, write_results
 
 LATENCY = 0.1
 WORKERS = 20
@@ -425,7 +426,7 @@ def measure() -> dict[str, Any]:
     if missing:
         print(f"   skipped: {missing}", file=sys.stderr, flush=True)
         return {"skipped": missing}
-    started, load = time.perf_counter(), os.getloadavg()[0]
+    started, machine = time.perf_counter(), machine_info(["httpx", "openai", "aiohttp", "onnxruntime"])
     server, url = _start_server()
     try:
         proc = subprocess.run(
@@ -444,6 +445,7 @@ def measure() -> dict[str, Any]:
     one = {k: median([s[k] for s in raw["one_call"]]) for k in raw["one_call"][0]}
     routing = {k: median([s[k] for s in raw["routing"]]) for k in raw["routing"][0]}
     out: dict[str, Any] = {
+        "machine": machine,
         "latency_s": LATENCY,
         "workers": WORKERS,
         "reps": REPS,
@@ -485,43 +487,102 @@ def measure() -> dict[str, Any]:
             "max_in_flight": sorted({s["max_in_flight"] for s in side["pattern"]}),
             "samples_s": {k: [s["seconds"] for s in v] for k, v in side.items()},
         }
-    out["load_average"] = [load, os.getloadavg()[0]]
+    finish(machine)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
-def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """(benchmark, kaizen, peer, ratio, target, met?) rows for bench/run.py's table."""
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Wall time vs the ideal at each concurrency (the target), and vs raw litellm (information)."""
     if "skipped" in results:
-        return [("multi-agent fan-out (`bench/fanout.py`)", "not run", "—", "—", "—", results["skipped"])]
+        return [row("fanout", f"not run: {results['skipped']}", "", None, "", None)]
     out = []
     ms = results["latency_s"] * 1000
     for c in results["concurrency"].values():
         out.append(
-            (
-                f"multi-agent fan-out: `SupervisorWorkerPattern.aexecute_task`, {results['workers']} workers, "
-                f"concurrency {c['concurrency']}, server latency {ms:.0f} ms, wall ms (vs the ideal "
-                f"{c['waves']} × {ms:.0f} ms; routing included)",
-                f"{1000 * c['wall_s']:.0f}",
-                f"{1000 * c['ideal_s']:.0f}",
-                f"{c['ratio']:.2f}x",
+            row(
+                "fanout",
+                f"`SupervisorWorkerPattern`, {results['workers']} workers, concurrency {c['concurrency']}",
+                "ms",
+                1000 * c["wall_s"],
+                f"ideal: {c['waves']} × {ms:.0f} ms",
+                1000 * c["ideal_s"],
                 f"≤ {results['target']}x",
-                "yes" if c["ratio"] <= results["target"] else "**no**",
+                c["ratio"] <= results["target"],
             )
         )
     for c in results["concurrency"].values():
         out.append(
-            (
-                f"multi-agent fan-out, concurrency {c['concurrency']}: the pattern's wall ms vs raw `asyncio.gather` "
-                "of the same 20 `litellm.acompletion` calls behind the same semaphore (information)",
-                f"{1000 * c['wall_s']:.0f}",
-                f"{1000 * c['raw_litellm_s']:.0f}",
-                f"{c['vs_raw_litellm']:.2f}x",
-                "—",
-                "—",
+            row(
+                "fanout",
+                f"the same, concurrency {c['concurrency']}",
+                "ms",
+                1000 * c["wall_s"],
+                "raw litellm: the same 20 calls, `asyncio.gather`, same semaphore",
+                1000 * c["raw_litellm_s"],
             )
         )
+    return out + detail_rows(results)
+
+
+def detail_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where the time goes (information): routing, the workers phase, the raw clients, one call alone, client CPU."""
+    one, alone = results["one_call_s"], results["routing_alone_s"]
+    out = [
+        row("fanout_detail", "one call alone: a worker's `agent.arun`", "ms", 1000 * one["agent_s"],
+            "raw `litellm.acompletion`", 1000 * one["litellm_s"]),
+        row("fanout_detail", "one call alone: raw `litellm.acompletion`", "ms", 1000 * one["litellm_s"],
+            "raw `httpx` POST", 1000 * one["httpx_s"]),
+        row("fanout_detail", "routing alone: `CapabilityMatcher.rank`, 20 new subtasks × 20 workers", "ms",
+            1000 * alone["rank_fresh_s"], "the same subtasks again, embeddings cached", 1000 * alone["rank_cached_s"]),
+        row("fanout_detail", "routing alone: one batched `embed` of 20 new texts", "ms", 1000 * alone["embed_batch_s"],
+            "", None),
+    ]  # fmt: skip
+    for c in results["concurrency"].values():
+        k = c["concurrency"]
+        cpu = c["cpu_ms_per_call"]
+        out += [
+            row("fanout_detail", f"concurrency {k}: routing inside a run", "ms", 1000 * c["phases_s"]["routing_s"],
+                "", None),
+            row("fanout_detail", f"concurrency {k}: the pattern's wall time minus routing", "ms",
+                1000 * c["wall_minus_routing_s"], "ideal", 1000 * c["ideal_s"]),
+            row("fanout_detail", f"concurrency {k}: the pattern's workers phase", "ms",
+                1000 * c["phases_s"]["workers_s"], "raw litellm, whole run", 1000 * c["raw_litellm_s"]),
+            row("fanout_detail", f"concurrency {k}: raw litellm", "ms", 1000 * c["raw_litellm_s"], "ideal",
+                1000 * c["ideal_s"]),
+            row("fanout_detail", f"concurrency {k}: raw httpx", "ms", 1000 * c["raw_httpx_s"], "ideal",
+                1000 * c["ideal_s"]),
+            row("fanout_detail", f"concurrency {k}: client CPU per call, pattern", "ms", cpu["pattern"],
+                "raw litellm", cpu["litellm"]),
+        ]  # fmt: skip
     return out
+
+
+def charts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Wall time over the ideal against concurrency for the pattern and both raw clients, and the wall times."""
+    cs = list(results["concurrency"].values())
+    x = [c["concurrency"] for c in cs]
+    ratio = [
+        trace("pattern", x, [c["ratio"] for c in cs]),
+        trace("pattern minus routing", x, [c["wall_minus_routing_s"] / c["ideal_s"] for c in cs]),
+        trace("raw litellm", x, [c["raw_litellm_vs_ideal"] for c in cs]),
+        trace("raw httpx", x, [c["raw_httpx_vs_ideal"] for c in cs]),
+        trace(f"target ({results['target']}x)", x, [results["target"]] * len(x), dash=True),
+    ]
+    wall = [
+        trace("pattern", x, [1000 * c["wall_s"] for c in cs]),
+        trace("raw litellm", x, [1000 * c["raw_litellm_s"] for c in cs]),
+        trace("raw httpx", x, [1000 * c["raw_httpx_s"] for c in cs]),
+        trace("ideal", x, [1000 * c["ideal_s"] for c in cs]),
+    ]
+    return {
+        "wall_vs_ideal": series(
+            "Fan-out: wall time / ideal", ratio, kind="line", x_title="concurrency", y_title="wall / ideal"
+        ),
+        "wall_ms": series(
+            "Fan-out: wall time of 20 requests", wall, kind="bar", x_title="concurrency", y_title="ms (log)", log_y=True
+        ),
+    }
 
 
 def table(results: dict[str, Any]) -> str:
@@ -563,7 +624,8 @@ def table(results: dict[str, Any]) -> str:
         f"with their embeddings cached {1000 * r['rank_cached_s']:.0f} ms; one batched embed of 20 new texts "
         f"{1000 * r['embed_batch_s']:.0f} ms; 20 to_a2a_card() {1000 * r['cards_x20_s']:.1f} ms "
         f"({results['embedder']})",
-        f"load average {results['load_average'][0]:.2f} at start, {results['load_average'][1]:.2f} at end; "
+        f"load average {results['machine']['load_average_at_start'][0]:.2f} at start, "
+        f"{results['machine']['load_average_at_end'][0]:.2f} at end; "
         f"{results['seconds']} s in all",
     ]
     return "\n".join(lines)
@@ -582,7 +644,19 @@ if __name__ == "__main__":
         finally:
             _stop_server(server)
     else:
+        if mode == "rewrite":
+            rewrite("fanout", rows, charts)
+            sys.exit()
         results = measure()
-        if "skipped" not in results:
-            print(table(results))
-        print(json.dumps(results))
+        if "skipped" in results:
+            sys.exit(f"skipped: {results['skipped']}")
+        print(table(results))
+        write_results(
+            "fanout",
+            title="Multi-agent fan-out: 20 workers against a 100 ms server",
+            command=".venv/bin/python bench/fanout.py",
+            machine=results["machine"],
+            rows=rows(results),
+            series=charts(results),
+            raw={k: v for k, v in results.items() if k != "machine"},
+        )

@@ -30,31 +30,27 @@ where it is cheap and derived where it is not: a few thousand distinct sentences
 costs the same whatever the vectors hold). Queries are held-out sentences, never stored, embedded by the model at
 search time.
 
-    python bench/memory.py               # 10k and 100k: ~9 min at de2b4eb (0.2 s a search at 100k), ~2 min if 15 ms
-    python bench/memory.py --quick       # 10k only, fewer samples (what bench/run.py runs)
+    python bench/memory.py               # 10k and 100k (~90 s), tables, and bench/results/memory.json
+    python bench/memory.py --quick       # 10k only, fewer samples (what bench/run.py runs); writes no file
     python bench/memory.py --json        # the raw numbers instead of tables
-    python bench/memory.py --write-docs  # also rewrite the "## Memory" section of docs/benchmarks.md
-    python bench/memory.py --load run.json --write-docs  # the same from a run saved with --json
+    python bench/memory.py --load run.json  # bench/results/memory.json from a run saved with --json
+    python bench/memory.py --rewrite     # its rows and charts again, from its raw output (nothing measured)
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import datetime
 import gzip
 import json
-import os
 import random
 import re
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import sysconfig
 import tempfile
-import textwrap
 import time
 import uuid
 from array import array
@@ -66,13 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import zstandard
+from common import finish, machine_info, rewrite, row, series, trace, write_results
 
 from kaizen_lab.memory import LongTermMemory, PersistentBufferMemory
 from kaizen_lab.rag.embeddings import LocalEmbedder
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION = "## Memory"
 STORAGE_TARGET_MS = 5.0  # add p95 at 100k
 SEARCH_TARGET_MS = 20.0  # search_similar p95 at 100k, query embedding included
 KAIZEN_STORAGE_MS = 100.0  # Kaizen's published figures, at 10k
@@ -202,6 +196,7 @@ def stats(samples: Sequence[float]) -> dict[str, Any]:
         "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
         "max_ms": ordered[-1],
         "n": len(ordered),
+        "samples_ms": [round(x, 4) for x in samples],  # in the order taken
     }
 
 
@@ -503,13 +498,9 @@ def measure(quick: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     results: dict[str, Any] = {
         "quick": quick,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d at %H:%M UTC"),
-        "kaizen_lab_git": git_state(),
+        "machine": machine_info(["onnxruntime", "tokenizers", "zstandard"]),
         "config": cfg,
-        "cores": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
         "sqlite": sqlite3.sqlite_version,
-        "numpy": np.__version__,
     }
     rng = random.Random(0)
     log("reading standard-library docstrings")
@@ -536,22 +527,14 @@ def measure(quick: bool = False) -> dict[str, Any]:
             row["fill_s"] = fill_s
             results["sizes"][str(size)] = row
         memory.close()
-    results["load_average_at_end"] = os.getloadavg()
+    finish(results["machine"])
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     return results
 
 
 # ------------------------------------------------------------------------------------------------------ reporting
-def yes(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
-def _f(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """(benchmark, kaizen, peer, ratio, target, met?) rows for bench/run.py's table."""
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline comparisons: add and search p95 at each size, compaction ratios vs the libraries."""
     out = []
     for size, r in results["sizes"].items():
         n = int(size)
@@ -559,44 +542,123 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str
         ours = n >= 100_000  # our targets are for 100k; below that, Kaizen's published figures at 10k
         add_target = STORAGE_TARGET_MS if ours else KAIZEN_STORAGE_MS
         search_target = SEARCH_TARGET_MS if ours else KAIZEN_SEARCH_MS
-        where = "at 100k" if ours else "(Kaizen's published figure at 10k)"
-        add, raw = s["add"]["p95_ms"], s["raw_insert"]["p95_ms"]
-        out.append(
-            (
-                f"memory: `LongTermMemory.add` with a vector, p95 ms, {n:,} entries on SQLite (vs raw sqlite3 "
-                "INSERT of the same row in its own transaction, same pragmas)",
-                _f(add),
-                _f(raw),
-                f"{add / raw:.2f}x",
-                f"< {add_target:.0f} ms {where}",
-                yes(add < add_target),
-            )
-        )
-        search, base = q["search"]["p95_ms"], q["raw"]["p95_ms"]
-        out.append(
-            (
-                f"memory: `search_similar(limit=5, touch=False)` p95 ms incl. the query embedding, {n:,} entries "
-                "(vs `embed_query` + numpy brute force + SELECT of the 5 rows)",
-                _f(search),
-                _f(base),
-                f"{search / base:.2f}x",
-                f"< {search_target:.0f} ms {where}",
-                yes(search < search_target),
-            )
-        )
+        where = "" if ours else " (Kaizen's published figure)"
+        add, search = s["add"]["p95_ms"], q["search"]["p95_ms"]
+        out += [
+            row(
+                "memory",
+                f"`LongTermMemory.add` with a vector, p95, {n:,} entries",
+                "ms",
+                add,
+                "raw sqlite3 INSERT of the same row, own transaction, same pragmas",
+                s["raw_insert"]["p95_ms"],
+                f"< {add_target:.0f} ms{where}",
+                add < add_target,
+            ),
+            row(
+                "memory",
+                f"`search_similar(limit=5)` p95 incl. the query embedding, {n:,} entries",
+                "ms",
+                search,
+                "`embed_query` + numpy brute force + SELECT of the 5 rows",
+                q["raw"]["p95_ms"],
+                f"< {search_target:.0f} ms{where}",
+                search < search_target,
+            ),
+        ]
+    out += detail_rows(results)
     for codec, c in results["compaction"]["codecs"].items():
         out.append(
-            (
-                f"memory: `PersistentBufferMemory.compact(codec={codec!r})` ratio, {c['turns']:,} turns (vs "
-                f"{'zstandard' if codec == 'zstd' else 'gzip'} on the same JSONL)",
-                f"{c['ratio']:.2f}x",
-                f"{c['baseline_ratio']:.2f}x",
-                f"{c['ratio'] / c['baseline_ratio']:.2f}x",
-                "—",
-                "—",
+            row(
+                "compaction",
+                f"`PersistentBufferMemory.compact(codec={codec!r})`, {c['turns']:,} turns: compression ratio",
+                "x",
+                c["ratio"],
+                f"{'zstandard' if codec == 'zstd' else 'gzip'} on the same JSONL",
+                c["baseline_ratio"],
             )
         )
     return out
+
+
+def detail_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation at p50 and p95 beside its baseline (``—`` for information rows), then the first search."""
+    out = []
+    for size, r in results["sizes"].items():
+        s, q, loop = r["storage"], r["retrieval"], r["agent_loop"]
+        pairs: list[tuple[str, dict[str, Any], str, dict[str, Any] | None]] = [
+            ("`add(..., embedding=vector)`", s["add"], "raw sqlite3 BEGIN IMMEDIATE + INSERT + COMMIT",
+             s["raw_insert"]),
+            ("`add(...)` without a vector (embedded by the next search)", s["add_no_vector"],
+             "raw sqlite3 insert, NULL vector", s["raw_insert_no_vector"]),
+            ("`search_similar(q, limit=5, touch=False)`", q["search"], "`embed_query` + numpy + SELECT 5 rows",
+             q["raw"]),
+            ("`search_similar(q, limit=5, touch=True)`", q["search_touch"], "`embed_query` + numpy + SELECT 5 rows",
+             q["raw"]),
+            ("`embed_query` alone (information)", q["embed_query"], "", None),
+            ("numpy `matrix @ q` + argpartition alone (information)", q["numpy"], "", None),
+            ("search right after `add(..., embedding=vector)`", loop["search_after_add_vector"],
+             "search, nothing added since the last one", loop["search_nothing_new"]),
+            ("search right after `add(...)` without a vector (embeds it)", loop["search_after_add_no_vector"],
+             "search, nothing added since the last one", loop["search_nothing_new"]),
+        ]  # fmt: skip
+        for label, st, base_label, base in pairs:
+            for p in ("p50", "p95"):
+                out.append(
+                    row(f"memory_{size}", f"{label}, {p}", "ms", st[f"{p}_ms"], base_label,
+                        base[f"{p}_ms"] if base else None)
+                )  # fmt: skip
+        first = r["first_search"]
+        out.append(
+            row(f"memory_{size}", f"first search after opening the store (median of {first['opens']})", "ms",
+                first["first_search_ms"], "the second search", first["second_search_ms"])
+        )  # fmt: skip
+    for codec, c in results["compaction"]["codecs"].items():
+        out.append(
+            row("compaction", f"`compact(codec={codec!r})`: time", "ms", c["compact_ms"],
+                f"{'zstandard' if codec == 'zstd' else 'gzip'} on the same JSONL, per session", c["baseline_ms"])
+        )  # fmt: skip
+    return out
+
+
+def charts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """p50 and p95 of add and search at each size, each beside its baseline."""
+    sizes = [f"{int(n):,}" for n in results["sizes"]]
+    at = list(results["sizes"].values())
+
+    def lines(section: str, kaizen: str, raw: str, kaizen_label: str, raw_label: str) -> list[dict[str, Any]]:
+        return [
+            trace(f"{label} {p}", sizes, [r[section][key][f"{p}_ms"] for r in at])
+            for key, label in ((kaizen, kaizen_label), (raw, raw_label))
+            for p in ("p50", "p95")
+        ]
+
+    return {
+        "add": series(
+            "`LongTermMemory.add` with a vector vs raw sqlite3 INSERT",
+            lines("storage", "add", "raw_insert", "add", "raw INSERT"),
+            x_title="entries in the store",
+            y_title="ms",
+        ),
+        "search": series(
+            "`search_similar` (query embedding included) vs embed_query + numpy + SELECT",
+            lines("retrieval", "search", "raw", "search_similar", "raw"),
+            x_title="entries in the store",
+            y_title="ms",
+        ),
+    }
+
+
+def save(results: dict[str, Any]) -> None:
+    write_results(
+        "memory",
+        title="Memory on SQLite: add and search at 10k and 100k entries, buffer compaction",
+        command=".venv/bin/python bench/memory.py",
+        machine=results["machine"],
+        rows=rows(results),
+        series=charts(results),
+        raw={k: v for k, v in results.items() if k != "machine"},
+    )
 
 
 def _row(label: str, st: dict[str, Any], base: dict[str, Any] | None = None) -> str:
@@ -683,92 +745,18 @@ def verdict(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def git_state() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD") or "unknown"
-        dirty = git("status", "--porcelain", "--", "kaizen_lab/memory", "kaizen_lab/rag")
-    except OSError:
-        return "unknown"
-    return f"`{commit}`" + (" with uncommitted changes in kaizen_lab/memory or kaizen_lab/rag" if dirty else "")
-
-
-def markdown(results: dict[str, Any]) -> str:
-    """The "## Memory" section of docs/benchmarks.md, from one run."""
-    cfg = results["config"]
-    load0, load1 = results["load_average_at_start"][0], results["load_average_at_end"][0]
-    command = "bench/memory.py --quick" if results["quick"] else "bench/memory.py"
-    return "\n".join(
-        [
-            SECTION,
-            "",
-            f"`.venv/bin/python {command}` (`--quick`: 10k only, fewer samples; `bench/run.py` runs that). "
-            "`LongTermMemory` on a SQLite file in a temp folder (WAL, `synchronous=NORMAL`), against code written "
-            "with the raw libraries, interleaved sample by sample. Targets: add p95 < 5 ms and search p95 < 20 ms "
-            "at 100k entries (Kaizen's published figures: < 100 ms and < 50 ms at 10k).",
-            "",
-            f"Measured on {results['date']} with kaizen_lab at {results['kaizen_lab_git']}; "
-            f"{results['cores']} cores, SQLite "
-            f"{results['sqlite']}, numpy {results['numpy']}, `LocalEmbedder` on {results['embedder_threads']} "
-            f"thread(s). 1-minute load average {load0:.2f} at the start, {load1:.2f} at the end. The run took "
-            f"{results['total_seconds']:.0f} s.",
-            "",
-            "**How the data was made.** Text is real English: docstrings of the standard library. "
-            f"{cfg['base']:,} distinct sentences were embedded once by `LocalEmbedder` "
-            f"({results['base_embed_s']:.1f} s); entry i stores two of them, and its vector is the normalised sum "
-            f"of their two real vectors plus Gaussian noise (sigma {NOISE} per dimension), renormalised. The store "
-            "is filled with `add_many(..., embedding=...)`, so no search has to embed the fill. Queries are other "
-            f"sentences, never stored, one new query per sample, embedded at search time. {cfg['search']} searches "
-            f"and {cfg['add']} adds per side and size; the agent-loop rows {cfg['loop']} each.",
-            "",
-            "**What the sides do.** `add` vs raw `BEGIN IMMEDIATE` + `INSERT` of the same row (uuid, JSON content "
-            "and metadata, the float32 vector as a blob) + `COMMIT`, into a copy of the same database. "
-            "`search_similar` (the query embedding included) vs the same embedder's `embed_query`, numpy "
-            "`matrix @ q` + `argpartition` + `argsort` of the top 5 over the same vectors read straight from the "
-            "file, and one `SELECT ... WHERE id IN (...)` for the 5 rows. The agent-loop rows time the search that "
-            "follows an add (a saved turn, then the next call's recall). Ratios are kaizen / baseline.",
-            "",
-            tables(results),
-            "",
-            *verdict(results),
-            "",
-        ]
-    )
-
-
-def wrapped(text: str, width: int = 120) -> str:
-    """Prose lines wrapped like the rest of docs/benchmarks.md; tables and headings left alone."""
-    out = []
-    for line in text.splitlines():
-        if len(line) <= width or line.startswith(("|", "#")):
-            out.append(line)
-        else:
-            indent = "  " if line.startswith("- ") else ""
-            out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
-    return "\n".join(out) + "\n"
-
-
-def write_docs(results: dict[str, Any]) -> None:
-    text = DOCS.read_text(encoding="utf-8")
-    section = wrapped(markdown(results))
-    start = text.find("\n" + SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    DOCS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10k entries only, fewer samples")
+    parser.add_argument("--quick", action="store_true", help="10k entries only, fewer samples (writes no file)")
     parser.add_argument("--json", action="store_true", help="print the raw numbers instead of tables")
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the Memory section of docs/benchmarks.md")
     parser.add_argument("--load", metavar="JSON", help="report a run saved with --json instead of measuring")
+    parser.add_argument(
+        "--rewrite", action="store_true", help="rows and charts of the results file again, from its raw"
+    )
     args = parser.parse_args()
+    if args.rewrite:
+        rewrite("memory", rows, charts)
+        return
     results = json.loads(Path(args.load).read_text()) if args.load else measure(quick=args.quick)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -777,9 +765,8 @@ def main() -> None:
         print()
         print("\n".join(verdict(results)))
         print(f"\n({results['total_seconds']:.0f} s)")
-    if args.write_docs:
-        write_docs(results)
-        print(f"wrote the {SECTION!r} section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    if not results["quick"]:
+        save(results)
 
 
 if __name__ == "__main__":

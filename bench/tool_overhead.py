@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from common import ROOT, child_env, median
+from common import ROOT, child_env, finish, machine_info, median, rewrite, row, series, trace, write_results
 
 CALL_VARIANTS = [
     "direct",
@@ -330,25 +330,55 @@ def _read(w: subprocess.Popen[str]) -> str:
     return line
 
 
-# (label, variant, baseline) rows of the ratio table; the agent row compares kaizen with pydantic-ai.
+# (what, variant, baseline label, baseline variant) rows of the ratio table; the agent row compares with pydantic-ai.
 COMPARISONS = [
-    ("`execute`, SAFE sync tool (vs calling the function)", "execute-safe", "direct"),
-    ("`execute`, SAFE sync tool (vs `tool.acall`)", "execute-safe", "acall"),
-    ("`execute`, LOW sync tool, approved by `HeadlessPolicy('low')` (vs `tool.acall`)", "execute-low", "acall"),
-    ("`tool.acall`, sync tool (vs raw `asyncio.to_thread`)", "acall", "to_thread"),
-    ("`execute`, SAFE async tool (vs awaiting the function)", "execute-safe-async", "direct-async"),
-    ("`execute`, SAFE async tool (vs `tool.acall`)", "execute-safe-async", "acall-async"),
+    ("`execute`, SAFE sync tool", "execute-safe", "calling the function", "direct"),
+    ("`execute`, SAFE sync tool", "execute-safe", "`tool.acall`", "acall"),
+    ("`execute`, LOW sync tool, approved by `HeadlessPolicy('low')`", "execute-low", "`tool.acall`", "acall"),
+    ("`tool.acall`, sync tool", "acall", "raw `asyncio.to_thread`", "to_thread"),
+    ("`execute`, SAFE async tool", "execute-safe-async", "awaiting the function", "direct-async"),
+    ("`execute`, SAFE async tool", "execute-safe-async", "`tool.acall`", "acall-async"),
     (
-        "`execute`, LOW async tool, approved by `HeadlessPolicy('low')` (vs `tool.acall`)",
+        "`execute`, LOW async tool, approved by `HeadlessPolicy('low')`",
         "execute-low-async",
+        "`tool.acall`",
         "acall-async",
     ),
     (
-        "agent run, 1 tool call + final answer, µs/run (vs pydantic-ai `TestModel` + `run_sync`)",
+        "agent run, 1 tool call + final answer",
         "agent-kaizen",
+        "pydantic-ai `TestModel` + `run_sync`",
         "agent-pydantic-ai",
     ),
 ]
+
+
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ratio table as result rows (no targets: information)."""
+    return [
+        row(
+            "tool_overhead",
+            what,
+            "µs/run" if variant.startswith("agent") else "µs/call",
+            results[variant]["median_us"],
+            base_label,
+            results[base]["median_us"],
+        )
+        for what, variant, base_label, base in COMPARISONS
+    ]
+
+
+def charts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every batch of every variant: the spread matters here (the thread hop varies 2x between batches)."""
+    return {
+        "samples": series(
+            "One tool call, and one agent run with a tool call: µs per batch",
+            [trace(name, [], results[name]["samples_us"]) for name in VARIANTS],
+            kind="box",
+            y_title="µs (log)",
+            log_y=True,
+        )
+    }
 
 
 def table(results: dict[str, Any]) -> str:
@@ -357,9 +387,9 @@ def table(results: dict[str, Any]) -> str:
         r = results[name]
         lines.append(f"| {name} | {r['median_us']:.2f} | {', '.join(f'{s:.2f}' for s in r['samples_us'])} |")
     lines += ["", "| comparison | kaizen | baseline | ratio |", "|---|---:|---:|---:|"]
-    for label, variant, base in COMPARISONS:
+    for what, variant, base_label, base in COMPARISONS:
         a, b = results[variant]["median_us"], results[base]["median_us"]
-        lines.append(f"| {label} | {a:.2f} | {b:.2f} | {a / b:.2f}x |")
+        lines.append(f"| {what} (vs {base_label}) | {a:.2f} | {b:.2f} | {a / b:.2f}x |")
     lines.append(f"\n{results['environment_variables']} environment variables in the workers")
     return "\n".join(lines)
 
@@ -369,8 +399,21 @@ if __name__ == "__main__":
         worker(sys.argv[2])
     elif sys.argv[1:2] == ["profile"]:
         profile(make_variant(sys.argv[2]))
+    elif sys.argv[1:2] == ["rewrite"]:  # rows and charts of the results file again, from its raw output
+        rewrite("tool_overhead", rows, charts)
     else:
-        started = time.perf_counter()
+        started, machine = time.perf_counter(), machine_info(["pydantic-ai-slim", "pydantic-core"])
         res = measure()
+        finish(machine)
+        res["seconds"] = round(time.perf_counter() - started, 1)
         print(table(res))
-        print(f"\n({time.perf_counter() - started:.1f} s)")
+        print(f"\n({res['seconds']} s)")
+        write_results(
+            "tool_overhead",
+            title="Tool calls: one call through the engine, and one-tool agent runs vs pydantic-ai",
+            command=".venv-bench/bin/python bench/tool_overhead.py",
+            machine=machine,
+            rows=rows(res),
+            series=charts(res),
+            raw=res,
+        )
