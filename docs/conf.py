@@ -12,6 +12,7 @@ GitHub (``../notebooks/rag.ipynb``) are the same links the site checks.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from importlib import metadata
@@ -23,6 +24,11 @@ from sphinx.application import Sphinx
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
+# The guides must run in this environment's kernel: a "python3" kernelspec in the user's or the system's Jupyter
+# folders (another Python, without kaizen_lab) would otherwise win. JUPYTER_PATH is searched before both.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH")) if p
+)
 
 project = "Kaizen Lab"
 author = "Kaizen Lab"
