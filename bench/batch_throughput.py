@@ -34,7 +34,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from common import ROOT, child_env, median
+from common import ROOT, chat_completion, child_env, median
 
 LATENCY = 0.1
 ROWS = 200
@@ -59,14 +59,7 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
     """A chat completion answering the last user message's review, as the signature's JSON object."""
     text = next((m.get("content") or "" for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
     content = json.dumps({"sentiment": expected_sentiment(str(text)), "confidence": 0.9})
-    return {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model", "bench"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62},
-    }
+    return chat_completion(body, content, prompt_tokens=50)
 
 
 class Handler(BaseHTTPRequestHandler):

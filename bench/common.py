@@ -21,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -198,3 +199,15 @@ def rewrite(name: str, rows: Callable[[Any], list[dict[str, Any]]], charts: Call
         raw=raw,
         notes=old.get("notes", ""),
     )
+
+
+def chat_completion(body: dict[str, Any], content: str, prompt_tokens: int) -> dict[str, Any]:
+    """The OpenAI chat-completion envelope the loopback benchmark servers answer with, around ``content``."""
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "bench"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 12, "total_tokens": prompt_tokens + 12},
+    }

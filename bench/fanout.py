@@ -57,7 +57,19 @@ from typing import Any
 
 from batch_throughput import Handler as _KeepAliveHandler
 from batch_throughput import Server
-from common import ROOT, child_env, finish, machine_info, median, rewrite, row, series, trace, write_results
+from common import (
+    ROOT,
+    chat_completion,
+    child_env,
+    finish,
+    machine_info,
+    median,
+    rewrite,
+    row,
+    series,
+    trace,
+    write_results,
+)
 
 LATENCY = 0.1
 WORKERS = 20
@@ -141,14 +153,7 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
     text = next((m.get("content") or "" for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
     last = (str(text).strip().splitlines() or [""])[-1]
     content = json.dumps({"answer": f"done: {last[:80]}"})
-    return {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model", "bench"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92},
-    }
+    return chat_completion(body, content, prompt_tokens=80)
 
 
 def serve() -> None:
